@@ -1,0 +1,50 @@
+"""Request dependencies: the app state, one session per request, and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.state import AppState
+from flowdesk.accounts.service import Principal, authenticate
+from flowdesk.errors import Unauthorized
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.flowdesk
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed when the route returns, rolled back on error."""
+    async with state.sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `flowdesk users create`.")
+
+
+async def get_principal(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized("missing API key: send the header 'Authorization: Bearer <key>'")
+    return await authenticate(session, credentials.credentials)
+
+
+CurrentUser = Annotated[Principal, Depends(get_principal)]

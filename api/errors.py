@@ -1,0 +1,80 @@
+"""One JSON shape for every error: `{"error": "RunNotFound", "detail": "…"}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException
+
+from flowdesk.errors import FlowdeskError
+
+logger = logging.getLogger(__name__)
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, wrong or revoked API key"},
+    404: {"description": "No such resource, or not yours"},
+    422: {"description": "Invalid input; the body names each bad field"},
+    503: {"description": "A dependency (database or Prefect API) is unavailable"},
+}
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _validation_fields(exc: RequestValidationError) -> list[dict[str, Any]]:
+    fields = []
+    for err in exc.errors():
+        field = _field_name(tuple(err.get("loc", ())))
+        message = str(err.get("msg", "invalid"))
+        if err.get("type") == "extra_forbidden":
+            message = f"unknown field '{field.rsplit('.', 1)[-1]}'"
+        fields.append({"field": field, "message": message, "type": err.get("type")})
+    return fields
+
+
+def _json(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": error, "detail": detail, **extra}, status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that render every error as JSON."""
+
+    @app.exception_handler(FlowdeskError)
+    async def domain_error(_: Request, exc: FlowdeskError) -> JSONResponse:
+        return _json(exc.status_code, exc.error, exc.detail, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = _validation_fields(exc)
+        detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+        return _json(422, "ValidationError", detail, fields=fields)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        names = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthorized"}
+        return _json(exc.status_code, names.get(exc.status_code, "HTTPError"), str(exc.detail))
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
+        logger.warning("integrity error: %s", exc.orig)
+        return _json(409, "Conflict", "the request conflicts with an existing record")
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated or "connect" in str(exc.orig).lower():
+            return _json(503, "ServiceUnavailable", f"database unavailable: {exc.orig}")
+        logger.exception("database error")
+        return _json(500, "InternalError", "a database error occurred; it has been logged")
+
+    @app.exception_handler(OSError)
+    async def os_error(_: Request, exc: OSError) -> JSONResponse:
+        # Connection refused to the database surfaces as OSError from the driver.
+        return _json(503, "ServiceUnavailable", f"a dependency is unreachable: {exc}")

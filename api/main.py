@@ -1,0 +1,108 @@
+"""The FastAPI application: `uvicorn api.main:app`, or `flowdesk api`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from api import errors, health
+from api.reports.endpoints import router as reports_router
+from api.runs.endpoints import router as runs_router
+from api.screener_sets.endpoints import router as screener_sets_router
+from api.screeners.endpoints import router as screeners_router
+from api.state import AppState
+from flowdesk import __version__
+from flowdesk.db.engine import make_engine, session_factory
+from flowdesk.errors import ServiceUnavailable
+from flowdesk.orchestration import PrefectGateway, open_gateway
+from flowdesk.runs.reconcile import reconcile_open_runs
+from flowdesk.screener_sets import CatalogStore
+from flowdesk.settings import Settings, get_settings
+
+logger = logging.getLogger("flowdesk.api")
+
+# Open runs are compared with Prefect this often, so a run whose worker was killed
+# shows its final status within about a minute even if nobody reads it.
+RECONCILE_INTERVAL_SECONDS = 30.0
+
+
+async def _reconcile_forever(state: AppState) -> None:
+    while True:
+        await asyncio.sleep(RECONCILE_INTERVAL_SECONDS)
+        try:
+            async with state.sessions() as session:
+                repaired = await reconcile_open_runs(
+                    session,
+                    state.prefect,
+                    older_than=timedelta(seconds=state.settings.reconcile_after_seconds),
+                )
+                await session.commit()
+            if repaired:
+                logger.info("reconciled %d runs with Prefect", repaired)
+        except ServiceUnavailable as exc:
+            logger.warning("reconciliation skipped: %s", exc.detail)
+        except Exception:
+            logger.exception("reconciliation pass failed")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        catalog = CatalogStore(settings.screener_sets_path)
+        catalog.get()  # an invalid file stops start-up here, naming the problem
+        engine = make_engine(settings.database_url)
+        async with open_gateway(settings.prefect_api, settings.prefect_timeout_seconds) as gw:
+            state = AppState(
+                settings=settings,
+                engine=engine,
+                sessions=session_factory(engine),
+                prefect=gw,
+                catalog=catalog,
+            )
+            app.state.flowdesk = state
+            reconciler = asyncio.create_task(_reconcile_forever(state))
+            try:
+                yield
+            finally:
+                reconciler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconciler
+                await engine.dispose()
+
+    app = FastAPI(
+        title="flowdesk",
+        version=__version__,
+        summary="Screeners, reports and scheduled jobs for a research desk, run on Prefect 3.",
+        description=(
+            "Every endpoint but `/health` and `/ready` needs `Authorization: Bearer <key>` "
+            "(keys come from `flowdesk users create NAME`). Runs execute as Prefect flow "
+            "runs; each response links to the run in the Prefect UI. Errors are JSON: "
+            '`{"error": "RunNotFound", "detail": "…"}`.'
+        ),
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(screener_sets_router)
+    app.include_router(screeners_router)
+    app.include_router(reports_router)
+    app.include_router(runs_router)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn api.main:app` builds the app on first access, not at import time.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)
+
+
+__all__ = ["PrefectGateway", "create_app"]

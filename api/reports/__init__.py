@@ -1,0 +1,1 @@
+"""Ad-hoc report runs."""

@@ -1,0 +1,1 @@
+"""Runs: submission, status, cancellation and reconciliation with Prefect."""

@@ -1,0 +1,154 @@
+"""Submitting, reading and cancelling runs on behalf of a user."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.runs.schemas import RunOut
+from api.state import AppState
+from flowdesk.accounts.service import Principal
+from flowdesk.db.models import JobType, Run, RunStatus, User
+from flowdesk.db.types import utcnow
+from flowdesk.errors import RunNotCancellable, RunNotFound, ServiceUnavailable
+from flowdesk.runs import repository
+from flowdesk.runs.reconcile import reconcile_run
+
+logger = logging.getLogger(__name__)
+
+# The deployment in prefect.yaml that runs each job type ad hoc.
+ADHOC_DEPLOYMENTS = {JobType.SCREENER: "screener/adhoc", JobType.REPORT: "report/adhoc"}
+
+
+async def submit(
+    state: AppState,
+    principal: Principal,
+    *,
+    job_type: JobType,
+    target: str | None,
+    snapshot: dict[str, Any],
+    priority: str,
+    idempotency_key: str | None,
+) -> Run:
+    """Insert the run, then create its Prefect flow run; 503 and no row if Prefect fails.
+
+    The insert is committed in its own unit of work before Prefect is called, because the
+    flow run may start (and claim the row) before this request returns.
+    """
+    owner_id = uuid.UUID(principal.user_id)
+    run = Run(
+        id=uuid.uuid4(),
+        owner_id=owner_id,
+        job_type=job_type,
+        target=target,
+        status=RunStatus.PENDING,
+        priority=priority,
+        snapshot=snapshot,
+        artifacts=[],
+        idempotency_key=idempotency_key,
+    )
+    async with state.sessions() as session:
+        if idempotency_key is not None:
+            existing = await repository.get_by_idempotency_key(session, owner_id, idempotency_key)
+            if existing is not None:
+                return existing
+        try:
+            await repository.add(session, run)
+            await session.commit()
+        except IntegrityError:
+            # A concurrent request with the same idempotency key won the insert.
+            await session.rollback()
+            if idempotency_key is None:
+                raise
+            existing = await repository.get_by_idempotency_key(session, owner_id, idempotency_key)
+            if existing is None:
+                raise
+            return existing
+
+    deployment = ADHOC_DEPLOYMENTS[job_type]
+    try:
+        flow_run = await state.prefect.create_flow_run(
+            deployment,
+            parameters={"run_id": str(run.id)},
+            idempotency_key=str(run.id),
+            work_queue=priority,
+            tags=["flowdesk", f"job:{job_type.value}", f"owner:{principal.name}"],
+            name=f"{job_type.value}-{target or 'custom'}-{str(run.id)[:8]}",
+        )
+    except ServiceUnavailable:
+        async with state.sessions() as session:
+            removed = await repository.delete_if_pending(session, run.id)
+            await session.commit()
+        if removed:
+            raise
+        # The flow run did get created and has claimed the row: the submission stands.
+        logger.warning("Prefect call for run %s failed but its flow run claimed it", run.id)
+        return run
+    async with state.sessions() as session:
+        await repository.set_flow_run(session, run.id, flow_run.id, deployment)
+        await session.commit()
+    run.prefect_flow_run_id = flow_run.id
+    run.prefect_deployment = deployment
+    return run
+
+
+async def get_visible_run(session: AsyncSession, principal: Principal, run_id: uuid.UUID) -> Run:
+    """The run if the caller owns it (or is admin); another user's run is 'not found'."""
+    run = await repository.get(session, run_id)
+    if run is None or (not principal.is_admin and str(run.owner_id) != principal.user_id):
+        raise RunNotFound(f"no run {run_id}")
+    return run
+
+
+async def read_run(
+    state: AppState, session: AsyncSession, principal: Principal, run_id: uuid.UUID
+) -> RunOut:
+    """The run, first reconciled with Prefect if it has been open a while."""
+    run = await get_visible_run(session, principal, run_id)
+    stale = utcnow() - run.updated_at > timedelta(seconds=state.settings.reconcile_after_seconds)
+    if not run.status.is_terminal and stale:
+        try:
+            if await reconcile_run(session, state.prefect, run):
+                run = await get_visible_run(session, principal, run_id)
+        except ServiceUnavailable as exc:
+            # Reading a run must work while Prefect is down; the status may lag.
+            logger.warning("could not reconcile run %s: %s", run_id, exc.detail)
+    return await to_out(session, state, run)
+
+
+async def to_out(session: AsyncSession, state: AppState, run: Run) -> RunOut:
+    owner = await session.get(User, run.owner_id)
+    return RunOut.from_run(run, owner.name if owner else "?", state.settings.prefect_ui)
+
+
+async def cancel(
+    state: AppState, session: AsyncSession, principal: Principal, run_id: uuid.UUID
+) -> tuple[Run, str]:
+    """Cancel a pending or running run; a finished one is a 409."""
+    run = await get_visible_run(session, principal, run_id)
+    if run.status.is_terminal:
+        raise RunNotCancellable(
+            f"run {run_id} already finished ({run.status.value}); only pending or running "
+            "runs can be cancelled"
+        )
+    reason = f"cancelled by {principal.name}"
+    if run.status is RunStatus.PENDING:
+        # The flow's claim only takes pending rows: once this commits, it can never start
+        # the work, whatever Prefect does next. The row lock holds off a racing claim.
+        await repository.finish(session, run.id, RunStatus.CANCELLED, error=reason)
+        if run.prefect_flow_run_id is not None:
+            await state.prefect.cancel(run.prefect_flow_run_id)
+        return run, "cancelled before it started"
+    assert run.prefect_flow_run_id is not None
+    flow_state = await state.prefect.cancel(run.prefect_flow_run_id)
+    if flow_state is not None and flow_state.run_status is RunStatus.CANCELLED:
+        await repository.finish(
+            session, run.id, RunStatus.CANCELLED, error=reason, flow_run_id=run.prefect_flow_run_id
+        )
+        return run, "cancelled"
+    return run, "Prefect is stopping the flow run; poll the run for `cancelled`"

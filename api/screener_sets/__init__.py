@@ -1,0 +1,1 @@
+"""The screener sets users can run."""

@@ -1,0 +1,1 @@
+"""Code that creates flowdesk's work pool, queues, automations and deployments in Prefect."""

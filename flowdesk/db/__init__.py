@@ -1,0 +1,1 @@
+"""The snapshot store: SQLAlchemy models, engines and migrations."""

@@ -1,0 +1,1 @@
+"""Runs: their rows, snapshots and lifecycle."""

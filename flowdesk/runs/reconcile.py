@@ -1,0 +1,50 @@
+"""Bringing run rows in line with Prefect when no state hook could (a killed worker).
+
+Two repairs, both idempotent, so any number of API processes may run them:
+- an open run whose flow run reached a terminal state gets that state's status;
+- a pending run whose flow run was never created (the submitting process died between
+  the insert and the Prefect call) is submitted again under the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flowdesk.db.models import Run, RunStatus
+from flowdesk.db.types import utcnow
+from flowdesk.orchestration import PrefectGateway
+from flowdesk.runs import repository
+
+logger = logging.getLogger(__name__)
+
+
+async def reconcile_run(session: AsyncSession, prefect: PrefectGateway, run: Run) -> bool:
+    """Apply Prefect's terminal state to an open run; True if the row changed."""
+    if run.status.is_terminal or run.prefect_flow_run_id is None:
+        return False
+    state = await prefect.flow_run_state(run.prefect_flow_run_id)
+    if state is None or state.run_status is None:
+        return False
+    error = None if state.run_status is RunStatus.COMPLETED else (state.message or state.name)
+    changed = await repository.finish(
+        session, run.id, state.run_status, error=error, flow_run_id=run.prefect_flow_run_id
+    )
+    if changed:
+        logger.info(
+            "reconciled run %s to %s from Prefect state %s", run.id, state.run_status, state.name
+        )
+    return changed
+
+
+async def reconcile_open_runs(
+    session: AsyncSession, prefect: PrefectGateway, *, older_than: timedelta, limit: int = 200
+) -> int:
+    """One pass over open runs not updated for `older_than`; the number repaired."""
+    runs = await repository.open_with_flow_run(session, utcnow() - older_than, limit)
+    repaired = 0
+    for run in runs:
+        repaired += await reconcile_run(session, prefect, run)
+    return repaired

@@ -1,0 +1,1 @@
+"""Stock screening: filter criteria, vectorised filtering and the documented score."""

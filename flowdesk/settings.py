@@ -1,0 +1,110 @@
+"""The one settings object: environment variables prefixed ``FLOWDESK_``, seed names as aliases."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _alias(name: str, *seed_names: str) -> AliasChoices:
+    return AliasChoices(f"FLOWDESK_{name.upper()}", *seed_names)
+
+
+class Settings(BaseSettings):
+    """Everything flowdesk reads from its environment, read once per process."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWDESK_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+
+    # Where embedded state lives: the SQLite snapshot store, the local Prefect home, logs.
+    state_dir: Path = Path(".flowdesk")
+    database_url: str = ""
+    artifacts_dir: Path = Path("artifacts")
+    config_dir: Path = Path("config")
+    screener_sets_path: Path = Path("config/schemas/screener_sets.yml")
+
+    market_data_provider: Literal["file", "yfinance"] = "file"
+    market_data_path: Path = Path("data/sample/fundamentals.csv")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    prefect_host: str = "127.0.0.1"
+    prefect_port: int = 4200
+    # A Prefect API to use instead of starting one (Prefect's own variable name).
+    prefect_api_url: str | None = Field(
+        default=None, validation_alias=_alias("prefect_api_url", "PREFECT_API_URL")
+    )
+    prefect_ui_url: str | None = Field(
+        default=None, validation_alias=_alias("prefect_ui_url", "PREFECT_UI_URL")
+    )
+    work_pool: str = "flowdesk"
+    worker_limit: int = Field(default=4, ge=1, le=64)
+    # Prefect calls from the API give up after this long and answer 503.
+    prefect_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A non-terminal run older than this is checked against Prefect's state on read.
+    reconcile_after_seconds: float = Field(default=15.0, ge=0)
+
+    redis_url: str | None = None
+    redis_host: str | None = Field(
+        default=None, validation_alias=_alias("redis_host", "REDIS_HOST")
+    )
+    redis_port: int = Field(default=6379, validation_alias=_alias("redis_port", "REDIS_PORT"))
+    redis_db: int = Field(default=0, validation_alias=_alias("redis_db", "REDIS_DB"))
+    redis_password: SecretStr | None = Field(
+        default=None, validation_alias=_alias("redis_password", "REDIS_PASSWORD")
+    )
+
+    @field_validator(
+        "state_dir", "artifacts_dir", "config_dir", "screener_sets_path", "market_data_path"
+    )
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        # Every process of the stack resolves paths once; `flowdesk up` passes them on absolute.
+        return path.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.state_dir / 'flowdesk.db'}"
+        if self.environment == "production" and self.database_url.startswith("sqlite"):
+            raise ValueError(
+                "FLOWDESK_DATABASE_URL must point at Postgres in production "
+                "(postgresql+psycopg://user@host/db); SQLite is the single-user default"
+            )
+        return self
+
+    @property
+    def prefect_api(self) -> str:
+        return self.prefect_api_url or f"http://{self.prefect_host}:{self.prefect_port}/api"
+
+    @property
+    def prefect_ui(self) -> str:
+        if self.prefect_ui_url:
+            return self.prefect_ui_url.rstrip("/")
+        return self.prefect_api.removesuffix("/api")
+
+    @property
+    def redis_dsn(self) -> str | None:
+        """The Redis URL, or None when no Redis is configured (it is optional)."""
+        if self.redis_url:
+            return self.redis_url
+        if self.redis_host is None:
+            return None
+        password = self.redis_password.get_secret_value() if self.redis_password else ""
+        auth = f":{password}@" if password else ""
+        return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,170 @@
+"""`flowdesk up`: the whole stack as one process tree.
+
+Order: migrate the snapshot store, start (or reach) the Prefect server, create the work
+pool, queues and zombie automation, apply prefect.yaml, start a worker, start the API.
+Ctrl-C or SIGTERM stops them in reverse order, for sure (see `flowdesk.supervisor`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import httpx
+
+from flowdesk.settings import Settings, get_settings
+from flowdesk.supervisor import ServiceSpec, Supervisor
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+# Flow runs heartbeat this often; the zombie automation waits for three missed beats.
+HEARTBEAT_SECONDS = "30"
+
+
+def child_env(settings: Settings, prefect_api: str) -> dict[str, str]:
+    """The environment every child gets: absolute paths, one Prefect API, no telemetry."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "FLOWDESK_STATE_DIR": str(settings.state_dir),
+            "FLOWDESK_DATABASE_URL": settings.database_url,
+            "FLOWDESK_ARTIFACTS_DIR": str(settings.artifacts_dir),
+            "FLOWDESK_CONFIG_DIR": str(settings.config_dir),
+            "FLOWDESK_SCREENER_SETS_PATH": str(settings.screener_sets_path),
+            "FLOWDESK_MARKET_DATA_PATH": str(settings.market_data_path),
+            "FLOWDESK_API_PORT": str(settings.api_port),
+            "FLOWDESK_PREFECT_PORT": str(settings.prefect_port),
+            "PREFECT_API_URL": prefect_api,
+            "PREFECT_HOME": env.get("PREFECT_HOME", str(settings.state_dir / "prefect")),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": HEARTBEAT_SECONDS,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.setdefault("PREFECT_UI_URL", settings.prefect_ui)
+    return env
+
+
+def prefect_reachable(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=3).is_success
+    except httpx.HTTPError:
+        return False
+
+
+async def _setup(settings: Settings, api_url: str) -> None:
+    from prefect.client.orchestration import PrefectClient
+
+    from deployments.setup import ensure_work_pool, ensure_zombie_automation
+
+    async with PrefectClient(api_url) as client:
+        await ensure_work_pool(client, settings.work_pool)
+        await ensure_zombie_automation(client)
+
+
+def setup_prefect(settings: Settings | None = None, env: dict[str, str] | None = None) -> None:
+    """Work pool, queues, automation, then every deployment of prefect.yaml."""
+    from deployments.setup import deploy_all
+
+    settings = settings or get_settings()
+    env = env or child_env(settings, settings.prefect_api)
+    asyncio.run(_setup(settings, settings.prefect_api))
+    deploy_all(PROJECT_DIR, env)
+
+
+def run_stack(
+    *,
+    api_port: int | None = None,
+    prefect_port: int | None = None,
+    worker_limit: int | None = None,
+) -> int:
+    """Start everything, wait for Ctrl-C or SIGTERM, stop everything."""
+    overrides = {
+        k: v
+        for k, v in {
+            "api_port": api_port,
+            "prefect_port": prefect_port,
+            "worker_limit": worker_limit,
+        }.items()
+        if v is not None
+    }
+    settings = get_settings().model_copy(update=overrides)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    from flowdesk.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+    api_url = settings.prefect_api
+    env = child_env(settings, api_url)
+    python = sys.executable
+    supervisor = Supervisor(log_dir=settings.state_dir / "logs")
+    supervisor.install_signal_handlers()
+    with supervisor:
+        if settings.prefect_api_url and prefect_reachable(api_url):
+            sys.stdout.write(f"flowdesk: using the Prefect API at {api_url}\n")
+        elif settings.prefect_api_url:
+            sys.stdout.write(f"flowdesk: PREFECT_API_URL={api_url} does not answer\n")
+            return 1
+        else:
+            supervisor.start(
+                ServiceSpec(
+                    name="prefect-server",
+                    argv=[
+                        python,
+                        "-m",
+                        "prefect",
+                        "server",
+                        "start",
+                        "--host",
+                        settings.prefect_host,
+                        "--port",
+                        str(settings.prefect_port),
+                    ],
+                    env=env,
+                    cwd=PROJECT_DIR,
+                    ready_url=f"{api_url}/health",
+                    ready_timeout=180,
+                )
+            )
+        setup_prefect(settings, env)
+        supervisor.start(
+            ServiceSpec(
+                name="worker",
+                argv=[
+                    python,
+                    "-m",
+                    "prefect",
+                    "worker",
+                    "start",
+                    "--pool",
+                    settings.work_pool,
+                    "--type",
+                    "process",
+                    "--limit",
+                    str(settings.worker_limit),
+                ],
+                env=env,
+                cwd=PROJECT_DIR,
+            )
+        )
+        supervisor.start(
+            ServiceSpec(
+                name="api",
+                argv=[python, "-m", "flowdesk.cli", "api", "--port", str(settings.api_port)],
+                env=env,
+                cwd=PROJECT_DIR,
+                ready_url=f"http://{settings.api_host}:{settings.api_port}/health",
+                ready_timeout=60,
+            )
+        )
+        sys.stdout.write(
+            "\nflowdesk is up:\n"
+            f"  API          http://{settings.api_host}:{settings.api_port}  (docs at /docs)\n"
+            f"  Prefect UI   {settings.prefect_ui}\n"
+            f"  snapshots    {settings.database_url}\n"
+            "  create a user with: flowdesk users create NAME [--admin]\n"
+            "  Ctrl-C stops everything.\n\n"
+        )
+        sys.stdout.flush()
+        return supervisor.wait()

@@ -1,0 +1,88 @@
+"""The run lifecycle inside a flow: claim the row, record the result, and state hooks.
+
+Hooks write the terminal status. A flow killed with SIGKILL runs no hook; the API and
+the reconcile flow then take the outcome from Prefect's state instead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from prefect import Flow
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.logging import get_run_logger
+from prefect.runtime import flow_run as current_flow_run
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from flowdesk.db.engine import get_engine, session_scope
+from flowdesk.db.models import Run, RunStatus
+from flowdesk.runs import repository
+
+
+class RunNotClaimed(Exception):
+    """The run is not pending: another flow run has it, or it was cancelled."""
+
+
+def engine() -> AsyncEngine:
+    # No pool: hooks may run on another event loop than the flow body.
+    return get_engine(pooled=False)
+
+
+async def claim(run_id: str) -> Run:
+    """Take the pending run for this flow run, or raise RunNotClaimed."""
+    flow_run_id = uuid.UUID(str(current_flow_run.id))
+    async with session_scope(engine()) as session:
+        run = await repository.claim(session, uuid.UUID(run_id), flow_run_id)
+        if run is None:
+            existing = await repository.get(session, uuid.UUID(run_id))
+    if run is None:
+        status = existing.status.value if existing else "missing"
+        raise RunNotClaimed(f"run {run_id} is {status}; nothing to do")
+    return run
+
+
+async def record_result(
+    run_id: str, result: dict[str, Any], artifacts: list[dict[str, Any]]
+) -> None:
+    async with session_scope(engine()) as session:
+        await repository.record_result(session, uuid.UUID(run_id), result, artifacts)
+
+
+async def _finish(flow_run: FlowRun, state: State[Any], status: RunStatus) -> None:
+    run_id = flow_run.parameters.get("run_id")
+    if run_id is None:
+        return
+    error = None if status is RunStatus.COMPLETED else (state.message or state.name)
+    async with session_scope(engine()) as session:
+        await repository.finish(
+            session, uuid.UUID(str(run_id)), status, error=error, flow_run_id=flow_run.id
+        )
+
+
+async def on_completion(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+    await _finish(flow_run, state, RunStatus.COMPLETED)
+
+
+async def on_failure(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+    await _finish(flow_run, state, RunStatus.FAILED)
+
+
+async def on_cancellation(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+    await _finish(flow_run, state, RunStatus.CANCELLED)
+
+
+async def on_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+    await _finish(flow_run, state, RunStatus.CRASHED)
+
+
+HOOKS: dict[str, Any] = {
+    "on_completion": [on_completion],
+    "on_failure": [on_failure],
+    "on_cancellation": [on_cancellation],
+    "on_crashed": [on_crashed],
+}
+
+
+def log_not_claimed(exc: RunNotClaimed) -> None:
+    get_run_logger().warning(str(exc))

@@ -1,0 +1,31 @@
+"""The report flow: build a report from the run's snapshot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_client
+from prefect.artifacts import acreate_markdown_artifact
+
+from flowdesk.db.engine import session_scope
+from flowdesk.jobs.report import run_report
+from flows import lifecycle
+
+
+@flow(name="report", persist_result=False, **lifecycle.HOOKS)
+async def report(run_id: str) -> dict[str, Any]:
+    """Build the snapshot's report as Markdown, HTML and JSON."""
+    try:
+        run = await lifecycle.claim(run_id)
+    except lifecycle.RunNotClaimed as exc:
+        lifecycle.log_not_claimed(exc)
+        return {"claimed": False}
+    async with get_client() as client, session_scope(lifecycle.engine()) as session:
+        outcome = await run_report(run_id, run.snapshot, session, client)
+    await lifecycle.record_result(run_id, outcome.summary, outcome.artifacts)
+    await acreate_markdown_artifact(
+        key=f"report-{run_id}",
+        markdown=outcome.markdown,
+        description=f"{run.target} report, run {run_id}",
+    )
+    return outcome.summary

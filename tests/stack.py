@@ -1,0 +1,129 @@
+"""The real flowdesk stack for a test session: `flowdesk up` on Postgres, over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tests import services
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Stack:
+    api_url: str
+    prefect_api_url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    workdir: Path
+    databases: list[str] = field(default_factory=list)
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the `flowdesk` command against this stack's database."""
+        return subprocess.run(
+            [sys.executable, "-m", "flowdesk.cli", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=120,
+        )
+
+    def create_user(self, name: str, *, admin: bool = False) -> str:
+        """A new user's API key, from the last line of `flowdesk users create`."""
+        result = self.cli("users", "create", name, *(["--admin"] if admin else []))
+        return result.stdout.strip().splitlines()[-1]
+
+    def log_tail(self, lines: int = 80) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def process_tree(self) -> list[psutil.Process]:
+        root = psutil.Process(self.process.pid)
+        return [root, *root.children(recursive=True)]
+
+
+def start_stack(tmp: Path, *, timeout: float = 300) -> Stack:
+    """Start `flowdesk up` with fresh Postgres databases and free ports; wait until ready."""
+    snapshots_db = services.create_database("flowdesk_test")
+    prefect_db = services.create_database("flowdesk_prefect_test")
+    api_port, prefect_port = services.free_port(), services.free_port()
+    config = tmp / "config"
+    shutil.copytree(ROOT / "config", config)
+    env = {
+        **os.environ,
+        "FLOWDESK_DATABASE_URL": services.sqlalchemy_url(snapshots_db),
+        "PREFECT_API_DATABASE_CONNECTION_URL": services.sqlalchemy_url(prefect_db, "asyncpg"),
+        "FLOWDESK_STATE_DIR": str(tmp / "state"),
+        "FLOWDESK_ARTIFACTS_DIR": str(tmp / "artifacts"),
+        "FLOWDESK_CONFIG_DIR": str(config),
+        "FLOWDESK_SCREENER_SETS_PATH": str(config / "schemas" / "screener_sets.yml"),
+        "FLOWDESK_API_PORT": str(api_port),
+        "FLOWDESK_PREFECT_PORT": str(prefect_port),
+        # Reads reconcile at once, so tests see Prefect's state without waiting.
+        "FLOWDESK_RECONCILE_AFTER_SECONDS": "0",
+        "PREFECT_HOME": str(tmp / "prefect-home"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    env.pop("PREFECT_API_URL", None)
+    log_path = tmp / "stack.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowdesk.cli", "up"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    stack = Stack(
+        api_url=f"http://127.0.0.1:{api_port}",
+        prefect_api_url=f"http://127.0.0.1:{prefect_port}/api",
+        env={**env, "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api"},
+        process=process,
+        log_path=log_path,
+        workdir=tmp,
+        databases=[snapshots_db, prefect_db],
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"flowdesk up exited with {process.returncode}:\n{stack.log_tail()}")
+        try:
+            if httpx.get(f"{stack.api_url}/ready", timeout=5).status_code == 200:
+                return stack
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    stop_stack(stack)
+    raise RuntimeError(f"flowdesk up not ready after {timeout} s:\n{stack.log_tail()}")
+
+
+def stop_stack(stack: Stack, timeout: float = 60) -> int:
+    """SIGTERM `flowdesk up` and wait; returns its exit code."""
+    if stack.process.poll() is None:
+        stack.process.send_signal(signal.SIGTERM)
+        try:
+            stack.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(stack.process.pid, signal.SIGKILL)
+            stack.process.wait()
+    return stack.process.returncode
+
+
+def drop_databases(stack: Stack) -> None:
+    for name in stack.databases:
+        services.drop_database(name)
