@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 
@@ -15,11 +16,25 @@ from flowdesk.errors import FlowdeskError
 
 logger = logging.getLogger(__name__)
 
+
+class FieldError(BaseModel):
+    field: str = Field(examples=["filter_criteria.pe_ratio_maxx"])
+    message: str = Field(examples=["unknown field 'pe_ratio_maxx'"])
+
+
+class ErrorOut(BaseModel):
+    """Every error the API answers with."""
+
+    error: str = Field(examples=["RunNotFound"])
+    detail: str = Field(examples=["no run 7b0f…"])
+    fields: list[FieldError] | None = Field(None, description="On 422: each bad input.")
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, wrong or revoked API key"},
-    404: {"description": "No such resource, or not yours"},
-    422: {"description": "Invalid input; the body names each bad field"},
-    503: {"description": "A dependency (database or Prefect API) is unavailable"},
+    401: {"model": ErrorOut, "description": "Missing, wrong or revoked API key"},
+    404: {"model": ErrorOut, "description": "No such resource, or not yours"},
+    422: {"model": ErrorOut, "description": "Invalid input; `fields` names each bad one"},
+    503: {"model": ErrorOut, "description": "The database or the Prefect API is unavailable"},
 }
 
 

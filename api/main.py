@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from api import errors, health
 from api.reports.endpoints import router as reports_router
@@ -21,20 +22,20 @@ from flowdesk import __version__
 from flowdesk.db.engine import make_engine, session_factory
 from flowdesk.errors import ServiceUnavailable
 from flowdesk.orchestration import PrefectGateway, open_gateway
-from flowdesk.runs.reconcile import reconcile_open_runs
+from flowdesk.runs.reconcile import reconcile_open_runs, resubmit_lost_runs
 from flowdesk.screener_sets import CatalogStore
 from flowdesk.settings import Settings, get_settings
 
 logger = logging.getLogger("flowdesk.api")
 
-# Open runs are compared with Prefect this often, so a run whose worker was killed
-# shows its final status within about a minute even if nobody reads it.
-RECONCILE_INTERVAL_SECONDS = 30.0
+# A pending run with no flow run this old was lost between insert and Prefect call
+# (the API's Prefect deadline is 10 s by default), so it is submitted again.
+LOST_AFTER = timedelta(seconds=60)
 
 
 async def _reconcile_forever(state: AppState) -> None:
     while True:
-        await asyncio.sleep(RECONCILE_INTERVAL_SECONDS)
+        await asyncio.sleep(state.settings.reconcile_interval_seconds)
         try:
             async with state.sessions() as session:
                 repaired = await reconcile_open_runs(
@@ -42,9 +43,16 @@ async def _reconcile_forever(state: AppState) -> None:
                     state.prefect,
                     older_than=timedelta(seconds=state.settings.reconcile_after_seconds),
                 )
+                resubmitted = await resubmit_lost_runs(
+                    session,
+                    state.prefect,
+                    older_than=max(
+                        LOST_AFTER, timedelta(seconds=state.settings.prefect_timeout_seconds * 3)
+                    ),
+                )
                 await session.commit()
-            if repaired:
-                logger.info("reconciled %d runs with Prefect", repaired)
+            if repaired or resubmitted:
+                logger.info("reconciled %d runs, resubmitted %d", repaired, resubmitted)
         except ServiceUnavailable as exc:
             logger.warning("reconciliation skipped: %s", exc.detail)
         except Exception:
@@ -90,12 +98,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    app.include_router(health.router)
-    app.include_router(screener_sets_router)
-    app.include_router(screeners_router)
-    app.include_router(reports_router)
-    app.include_router(runs_router)
+    for router in ROUTERS:
+        _summaries_from_docstrings(router)
+        app.include_router(router)
     return app
+
+
+ROUTERS = (health.router, screener_sets_router, screeners_router, reports_router, runs_router)
+
+
+def _summaries_from_docstrings(router: APIRouter) -> None:
+    """Each route's one-line docstring becomes its OpenAPI summary."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.summary is None and route.description:
+            route.summary = route.description.strip().splitlines()[0].rstrip(".")
 
 
 def __getattr__(name: str) -> FastAPI:

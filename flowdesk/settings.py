@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     prefect_timeout_seconds: float = Field(default=10.0, gt=0)
     # A non-terminal run older than this is checked against Prefect's state on read.
     reconcile_after_seconds: float = Field(default=15.0, ge=0)
+    # The API compares open runs with Prefect this often, so a run whose worker was
+    # killed shows its final status within about this long even if nobody reads it.
+    reconcile_interval_seconds: float = Field(default=30.0, gt=0)
 
     redis_url: str | None = None
     redis_host: str | None = Field(

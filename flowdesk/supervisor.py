@@ -230,15 +230,11 @@ class Supervisor:
         deadline = began + min(_SECOND_TERM_AFTER_S, spec.stop_timeout)
         done = self._settle(svc, family, deadline)
         if not done and not self._force.is_set():
-            family |= self._family(svc, family)
+            family.update(self._family(svc, family))
             self._terminate(svc, family, signal.SIGTERM, everyone=True)
             done = self._settle(svc, family, began + spec.stop_timeout)
         if not done:
-            family |= self._family(svc, family)
-            left = [p.pid for p in family if _alive(p)]
-            self._note(f"{spec.name}: SIGKILL to its group and to pids {left}")
-            self._terminate(svc, family, signal.SIGKILL, everyone=True)
-            self._settle(svc, family, time.monotonic() + _KILL_WAIT_S, force_aware=False)
+            self._kill(svc, family)
         try:
             svc.popen.wait(timeout=_KILL_WAIT_S)
         except subprocess.TimeoutExpired:
@@ -251,6 +247,17 @@ class Supervisor:
             # Its pipe closes once every holder is dead; a survivor must not hang us.
             svc.reader.join(timeout=1.0)
         self._note(f"{spec.name} stopped in {time.monotonic() - began:.1f} s")
+
+    def _kill(self, svc: _Service, family: set[psutil.Process]) -> None:
+        """SIGKILL svc's group and family, sweeping again for processes forked meanwhile."""
+        for _ in range(3):
+            family.update(self._family(svc, family))
+            left = [p.pid for p in family if _alive(p)]
+            if not left and svc.popen.poll() is not None:
+                return
+            self._note(f"{svc.spec.name}: SIGKILL to its group and to pids {left}")
+            self._terminate(svc, family, signal.SIGKILL, everyone=True)
+            self._settle(svc, family, time.monotonic() + _KILL_WAIT_S, force_aware=False)
 
     def _terminate(
         self,

@@ -74,6 +74,7 @@ def start_stack(tmp: Path, *, timeout: float = 300) -> Stack:
         "FLOWDESK_PREFECT_PORT": str(prefect_port),
         # Reads reconcile at once, so tests see Prefect's state without waiting.
         "FLOWDESK_RECONCILE_AFTER_SECONDS": "0",
+        "FLOWDESK_RECONCILE_INTERVAL_SECONDS": "2",
         "PREFECT_HOME": str(tmp / "prefect-home"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -132,14 +134,10 @@ class TestStart:
 
 
 class TestStopAll:
-    @pytest.mark.parametrize(
-        "flags",
-        [pytest.param([], id="exits-on-second-term"), pytest.param(["--never"], id="never")],
-    )
     def test_stubborn_child_and_grandchild_in_another_session_are_stopped(
-        self, supervisor: Supervisor, stream: io.StringIO, flags: list[str]
+        self, supervisor: Supervisor, stream: io.StringIO
     ) -> None:
-        spec = ServiceSpec("worker", script("stubborn.py", *flags), ENV, stop_timeout=STOP_TIMEOUT)
+        spec = ServiceSpec("worker", script("stubborn.py"), ENV, stop_timeout=STOP_TIMEOUT)
         supervisor.start(spec)
         tree = our_tree()
         assert len(tree) == 2, tree  # the child and its grandchild
@@ -149,7 +147,9 @@ class TestStopAll:
         elapsed = time.monotonic() - began
         assert [p for p in tree if not gone(p)] == []
         assert elapsed < STOP_TIMEOUT + 2
+        # The second SIGTERM stopped the child; the grandchild needed SIGKILL.
         assert "worker         | SIGTERM number 2" in stream.getvalue()
+        assert "worker: SIGKILL to its group and to pids" in stream.getvalue()
 
     def test_stop_all_is_idempotent_and_runs_cleanups_after_children(
         self, supervisor: Supervisor
@@ -182,59 +182,90 @@ class TestWait:
         assert gone(grandchild)
 
 
-def run_stack(tmp_path: Path, stop_timeout: float) -> tuple[subprocess.Popen[bytes], Path]:
-    out = tmp_path / "stack.out"
+@dataclass
+class Stack:
+    """A stack.py process: a Supervisor over a web child and a stubborn child."""
+
+    proc: subprocess.Popen[bytes]
+    out: Path
+
+    def text(self) -> str:
+        return self.out.read_text()
+
+    def tree(self) -> list[psutil.Process]:
+        return psutil.Process(self.proc.pid).children(recursive=True)
+
+
+def launch_stack(out: Path, port: int, stop_timeout: float) -> Stack:
     with out.open("wb") as sink:
         proc = subprocess.Popen(
-            script("stack.py", str(free_port()), str(stop_timeout)),
+            script("stack.py", str(port), str(stop_timeout)),
             env=ENV,
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
+    return Stack(proc, out)
+
+
+def await_ready(stack: Stack) -> None:
     deadline = time.monotonic() + 20
-    while "READY" not in out.read_text():
-        assert proc.poll() is None, out.read_text()
-        assert time.monotonic() < deadline, out.read_text()
+    while "READY" not in stack.text():
+        assert stack.proc.poll() is None, stack.text()
+        assert time.monotonic() < deadline, stack.text()
         time.sleep(0.05)
-    return proc, out
 
 
-@pytest.fixture
-def leftovers() -> Iterator[list[psutil.Process]]:
-    """Processes a failed test must not leave behind: SIGKILLed at teardown."""
-    procs: list[psutil.Process] = []
-    yield procs
-    for p in procs:
-        if not gone(p):
-            p.kill()
+@pytest.fixture(scope="class")
+def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Stack]]:
+    """One stack per test below, all started at once: start-up is the slow part (~1-2 s)."""
+    tmp = tmp_path_factory.mktemp("stacks")
+    timeouts = {"SIGTERM": STOP_TIMEOUT, "SIGINT": STOP_TIMEOUT, "twice": 30.0}
+    with contextlib.ExitStack() as ports:
+        socks = [ports.enter_context(socket.socket()) for _ in timeouts]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        free = [int(sock.getsockname()[1]) for sock in socks]
+    running = {
+        name: launch_stack(tmp / f"{name}.out", port, timeout)
+        for (name, timeout), port in zip(timeouts.items(), free, strict=True)
+    }
+    trees = {name: stack.tree() for name, stack in running.items()}
+    try:
+        for stack in running.values():
+            await_ready(stack)
+        trees = {name: stack.tree() for name, stack in running.items()}
+        yield running
+    finally:
+        # A failed test must not leave its stack behind.
+        for name, stack in running.items():
+            for p in [*trees[name], psutil.Process(stack.proc.pid)]:
+                if not gone(p):
+                    p.kill()
+            stack.proc.wait()
 
 
 class TestSignals:
     @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
     def test_signal_stops_the_whole_tree_and_exits_0(
-        self, tmp_path: Path, leftovers: list[psutil.Process], sig: signal.Signals
+        self, stacks: dict[str, Stack], sig: signal.Signals
     ) -> None:
-        proc, out = run_stack(tmp_path, STOP_TIMEOUT)
-        tree = psutil.Process(proc.pid).children(recursive=True)
-        leftovers.extend(tree)
+        stack = stacks[sig.name]
+        tree = stack.tree()
         assert len(tree) == 3, tree  # web, stubborn, stubborn's grandchild
         began = time.monotonic()
-        proc.send_signal(sig)
-        assert proc.wait(timeout=STOP_TIMEOUT + 5) == 0, out.read_text()
+        stack.proc.send_signal(sig)
+        assert stack.proc.wait(timeout=STOP_TIMEOUT + 5) == 0, stack.text()
         elapsed = time.monotonic() - began
         assert [p for p in tree if not gone(p)] == []
-        assert elapsed < STOP_TIMEOUT + 2.5, out.read_text()
+        assert elapsed < STOP_TIMEOUT + 2.5, stack.text()
 
-    def test_second_signal_skips_the_grace_period(
-        self, tmp_path: Path, leftovers: list[psutil.Process]
-    ) -> None:
-        proc, out = run_stack(tmp_path, stop_timeout=30)
-        tree = psutil.Process(proc.pid).children(recursive=True)
-        leftovers.extend(tree)
+    def test_second_signal_skips_the_grace_period(self, stacks: dict[str, Stack]) -> None:
+        stack = stacks["twice"]
+        tree = stack.tree()
         began = time.monotonic()
-        proc.send_signal(signal.SIGINT)
+        stack.proc.send_signal(signal.SIGINT)
         time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0, out.read_text()
-        assert time.monotonic() - began < 3, out.read_text()
+        stack.proc.send_signal(signal.SIGINT)
+        assert stack.proc.wait(timeout=10) == 0, stack.text()
+        assert time.monotonic() - began < 3, stack.text()  # not the 30 s grace period
         assert [p for p in tree if not gone(p)] == []

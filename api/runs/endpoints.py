@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 from fastapi.responses import FileResponse
 
 from api.deps import CurrentUser, SessionDep, StateDep
-from api.errors import ERROR_RESPONSES
+from api.errors import ERROR_RESPONSES, ErrorOut
 from api.runs import service
 from api.runs.schemas import CancelAccepted, RunAccepted, RunOut
 from flowdesk.artifacts import MEDIA_TYPES, artifact_path
@@ -43,7 +43,10 @@ async def get_run(
     "/{run_id}",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=CancelAccepted,
-    responses={**ERROR_RESPONSES, 409: {"description": "The run has already finished"}},
+    responses={
+        **ERROR_RESPONSES,
+        409: {"model": ErrorOut, "description": "The run has already finished"},
+    },
 )
 async def cancel_run(
     run_id: uuid.UUID, state: StateDep, session: SessionDep, user: CurrentUser

@@ -18,11 +18,9 @@ from flowdesk.db.types import utcnow
 from flowdesk.errors import RunNotCancellable, RunNotFound, ServiceUnavailable
 from flowdesk.runs import repository
 from flowdesk.runs.reconcile import reconcile_run
+from flowdesk.runs.submission import create_flow_run
 
 logger = logging.getLogger(__name__)
-
-# The deployment in prefect.yaml that runs each job type ad hoc.
-ADHOC_DEPLOYMENTS = {JobType.SCREENER: "screener/adhoc", JobType.REPORT: "report/adhoc"}
 
 
 async def submit(
@@ -70,16 +68,8 @@ async def submit(
                 raise
             return existing
 
-    deployment = ADHOC_DEPLOYMENTS[job_type]
     try:
-        flow_run = await state.prefect.create_flow_run(
-            deployment,
-            parameters={"run_id": str(run.id)},
-            idempotency_key=str(run.id),
-            work_queue=priority,
-            tags=["flowdesk", f"job:{job_type.value}", f"owner:{principal.name}"],
-            name=f"{job_type.value}-{target or 'custom'}-{str(run.id)[:8]}",
-        )
+        flow_run, deployment = await create_flow_run(state.prefect, run, principal.name)
     except ServiceUnavailable:
         async with state.sessions() as session:
             removed = await repository.delete_if_pending(session, run.id)

@@ -13,10 +13,11 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flowdesk.db.models import Run, RunStatus
+from flowdesk.db.models import Run, RunStatus, User
 from flowdesk.db.types import utcnow
 from flowdesk.orchestration import PrefectGateway
 from flowdesk.runs import repository
+from flowdesk.runs.submission import create_flow_run
 
 logger = logging.getLogger(__name__)
 
@@ -48,3 +49,20 @@ async def reconcile_open_runs(
     for run in runs:
         repaired += await reconcile_run(session, prefect, run)
     return repaired
+
+
+async def resubmit_lost_runs(
+    session: AsyncSession, prefect: PrefectGateway, *, older_than: timedelta, limit: int = 100
+) -> int:
+    """Create the flow run of every pending run that never got one; the number resubmitted.
+
+    `older_than` must exceed the API's Prefect deadline, so that a submission still in
+    flight is never taken for a lost one.
+    """
+    runs = await repository.pending_without_flow_run(session, utcnow() - older_than, limit)
+    for run in runs:
+        owner = await session.get(User, run.owner_id)
+        flow_run, deployment = await create_flow_run(prefect, run, owner.name if owner else "?")
+        await repository.set_flow_run(session, run.id, flow_run.id, deployment)
+        logger.warning("resubmitted run %s, whose flow run was never created", run.id)
+    return len(runs)

@@ -141,6 +141,24 @@ async def count_all(session: AsyncSession) -> int:
     return int(result.scalar_one())
 
 
+async def pending_without_flow_run(
+    session: AsyncSession, older_than: datetime, limit: int
+) -> list[Run]:
+    """Pending runs whose flow run was never created (the submitter died mid-way)."""
+    result = await session.execute(
+        select(Run)
+        .where(
+            Run.status == RunStatus.PENDING,
+            Run.prefect_flow_run_id.is_(None),
+            Run.schedule_id.is_(None),
+            Run.created_at < older_than,
+        )
+        .order_by(Run.created_at)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
 async def open_with_flow_run(session: AsyncSession, older_than: datetime, limit: int) -> list[Run]:
     """Open runs whose Prefect state may have moved on without a hook telling us."""
     result = await session.execute(

@@ -1,7 +1,7 @@
 """Act like a Prefect process worker with a flow run: hard to stop.
 
-Ignores SIGTERM (exits on the second one, or never with --never), and first starts a
-grandchild in a session of its own that ignores SIGTERM entirely. With --die-after S CODE
+Ignores the first SIGTERM (exits on the second), and first starts a grandchild in a
+session of its own that ignores SIGTERM entirely. With --die-after S CODE
 it exits by itself after S seconds, leaving the grandchild orphaned.
 """
 
@@ -19,7 +19,7 @@ def on_term(signum: int, frame: FrameType | None) -> None:
     global terms
     terms += 1
     sys.stdout.write(f"SIGTERM number {terms}\n")
-    if terms >= 2 and "--never" not in sys.argv:
+    if terms >= 2:
         sys.exit(0)
 
 
