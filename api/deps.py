@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.state import AppState
 from flowdesk.accounts.service import Principal, authenticate
+from flowdesk.db.engine import session_scope
 from flowdesk.errors import Unauthorized
 
 
@@ -24,13 +25,8 @@ StateDep = Annotated[AppState, Depends(get_state)]
 
 async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed when the route returns, rolled back on error."""
-    async with state.sessions() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async with session_scope(state.sessions) as session:
+        yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

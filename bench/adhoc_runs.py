@@ -151,7 +151,8 @@ def run_sequential(
             wait_all(client, [record], timeout)
             phase.records.append(record)
             e2e = f"{record.end_to_end_s:.2f} s" if record.end_to_end_s is not None else "-"
-            log(f"[{name} {i + 1}/{n}] {record.status}, end-to-end {e2e}")
+            sub = f"{record.submit_s * 1000:.0f} ms" if record.submit_s is not None else "-"
+            log(f"[{name} {i + 1}/{n}] {record.status}: submit {sub}, end-to-end {e2e}")
     return phase
 
 
@@ -185,11 +186,14 @@ def run_burst(
     threads = [threading.Thread(target=submitter, daemon=True) for _ in range(concurrency)]
     for thread in threads:
         thread.start()
+    shown = (0, 0)
     while any(thread.is_alive() for thread in threads):
-        time.sleep(2)
+        time.sleep(0.5)
         submitted = sum(r.status != "not submitted" for r in phase.records)
         finished = sum(r.status not in OPEN for r in phase.records)
-        log(f"[burst] {submitted}/{n} submitted, {finished}/{n} terminal")
+        if (submitted, finished) != shown:
+            shown = (submitted, finished)
+            log(f"[burst] {submitted}/{n} submitted, {finished}/{n} terminal")
     if failures:
         raise failures[0]
     return phase
@@ -297,8 +301,10 @@ def target_api(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
             yield stack.api_url, stack.create_user("bench")
         finally:
             log("stopping the stack and dropping its databases ...")
-            code = stop_stack(stack)
-            drop_databases(stack)
+            try:
+                code = stop_stack(stack)
+            finally:
+                drop_databases(stack)
             if code != 0:
                 log(f"flowdesk up exited with {code}; its log:\n{stack.log_tail(30)}")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from flowdesk.settings import Settings, get_settings
-from flowdesk.supervisor import ServiceSpec, Supervisor
+from flowdesk.supervisor import ServiceSpec, StartupError, Supervisor
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 # Flow runs heartbeat this often; the zombie automation waits for three missed beats.
@@ -97,74 +97,91 @@ def run_stack(
     upgrade(settings.database_url)
     api_url = settings.prefect_api
     env = child_env(settings, api_url)
-    python = sys.executable
     supervisor = Supervisor(log_dir=settings.state_dir / "logs")
     supervisor.install_signal_handlers()
     with supervisor:
-        if settings.prefect_api_url and prefect_reachable(api_url):
-            sys.stdout.write(f"flowdesk: using the Prefect API at {api_url}\n")
-        elif settings.prefect_api_url:
-            sys.stdout.write(f"flowdesk: PREFECT_API_URL={api_url} does not answer\n")
+        try:
+            return _start_all(supervisor, settings, env)
+        except StartupError as exc:
+            if supervisor.stop_requested:
+                return 0  # Ctrl-C during start-up: stop quietly
+            sys.stderr.write(f"flowdesk: {exc}\n")
             return 1
-        else:
-            supervisor.start(
-                ServiceSpec(
-                    name="prefect-server",
-                    argv=[
-                        python,
-                        "-m",
-                        "prefect",
-                        "server",
-                        "start",
-                        "--host",
-                        settings.prefect_host,
-                        "--port",
-                        str(settings.prefect_port),
-                    ],
-                    env=env,
-                    cwd=PROJECT_DIR,
-                    ready_url=f"{api_url}/health",
-                    ready_timeout=180,
-                )
-            )
-        setup_prefect(settings, env)
+        except RuntimeError as exc:  # `prefect deploy` failed; its output is in the message
+            sys.stderr.write(f"flowdesk: {exc}\n")
+            return 1
+
+
+def _start_all(supervisor: Supervisor, settings: Settings, env: dict[str, str]) -> int:
+    api_url = settings.prefect_api
+    python = sys.executable
+    if settings.prefect_api_url and prefect_reachable(api_url):
+        sys.stdout.write(f"flowdesk: using the Prefect API at {api_url}\n")
+    elif settings.prefect_api_url:
+        sys.stderr.write(
+            f"flowdesk: PREFECT_API_URL={api_url} does not answer; start that server or "
+            "unset PREFECT_API_URL to let flowdesk start one\n"
+        )
+        return 1
+    else:
         supervisor.start(
             ServiceSpec(
-                name="worker",
+                name="prefect-server",
                 argv=[
                     python,
                     "-m",
                     "prefect",
-                    "worker",
+                    "server",
                     "start",
-                    "--pool",
-                    settings.work_pool,
-                    "--type",
-                    "process",
-                    "--limit",
-                    str(settings.worker_limit),
+                    "--host",
+                    settings.prefect_host,
+                    "--port",
+                    str(settings.prefect_port),
                 ],
                 env=env,
                 cwd=PROJECT_DIR,
+                ready_url=f"{api_url}/health",
+                ready_timeout=180,
             )
         )
-        supervisor.start(
-            ServiceSpec(
-                name="api",
-                argv=[python, "-m", "flowdesk.cli", "api", "--port", str(settings.api_port)],
-                env=env,
-                cwd=PROJECT_DIR,
-                ready_url=f"http://{settings.api_host}:{settings.api_port}/health",
-                ready_timeout=60,
-            )
+    setup_prefect(settings, env)
+    supervisor.start(
+        ServiceSpec(
+            name="worker",
+            argv=[
+                python,
+                "-m",
+                "prefect",
+                "worker",
+                "start",
+                "--pool",
+                settings.work_pool,
+                "--type",
+                "process",
+                "--limit",
+                str(settings.worker_limit),
+            ],
+            env=env,
+            cwd=PROJECT_DIR,
         )
-        sys.stdout.write(
-            "\nflowdesk is up:\n"
-            f"  API          http://{settings.api_host}:{settings.api_port}  (docs at /docs)\n"
-            f"  Prefect UI   {settings.prefect_ui}\n"
-            f"  snapshots    {settings.database_url}\n"
-            "  create a user with: flowdesk users create NAME [--admin]\n"
-            "  Ctrl-C stops everything.\n\n"
+    )
+    supervisor.start(
+        ServiceSpec(
+            name="api",
+            argv=[python, "-m", "flowdesk.cli", "api", "--port", str(settings.api_port)],
+            env=env,
+            cwd=PROJECT_DIR,
+            ready_url=f"http://{settings.api_host}:{settings.api_port}/health",
+            ready_timeout=60,
         )
-        sys.stdout.flush()
-        return supervisor.wait()
+    )
+    sys.stdout.write(
+        "\nflowdesk is up:\n"
+        f"  API          http://{settings.api_host}:{settings.api_port}  (docs at /docs)\n"
+        f"  Prefect UI   {settings.prefect_ui}\n"
+        f"  snapshots    {settings.database_url}\n"
+        "  create a user with: flowdesk users create NAME [--admin]\n"
+        "  Ctrl-C stops everything.\n\n"
+    )
+    sys.stdout.flush()
+    return supervisor.wait()

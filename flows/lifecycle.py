@@ -20,17 +20,13 @@ from flowdesk.db.models import Run, RunStatus
 from flowdesk.runs import repository
 
 
-class RunNotClaimed(Exception):
-    """The run is not pending: another flow run has it, or it was cancelled."""
-
-
 def engine() -> AsyncEngine:
     # No pool: hooks may run on another event loop than the flow body.
     return get_engine(pooled=False)
 
 
-async def claim(run_id: str) -> Run:
-    """Take the pending run for this flow run, or raise RunNotClaimed."""
+async def claim(run_id: str) -> Run | None:
+    """Take the pending run for this flow run; None (logged) if it is not pending."""
     flow_run_id = uuid.UUID(str(current_flow_run.id))
     async with session_scope(engine()) as session:
         run = await repository.claim(session, uuid.UUID(run_id), flow_run_id)
@@ -38,7 +34,7 @@ async def claim(run_id: str) -> Run:
             existing = await repository.get(session, uuid.UUID(run_id))
     if run is None:
         status = existing.status.value if existing else "missing"
-        raise RunNotClaimed(f"run {run_id} is {status}; nothing to do")
+        get_run_logger().warning("run %s is %s, not pending: nothing to do", run_id, status)
     return run
 
 
@@ -82,7 +78,3 @@ HOOKS: dict[str, Any] = {
     "on_cancellation": [on_cancellation],
     "on_crashed": [on_crashed],
 }
-
-
-def log_not_claimed(exc: RunNotClaimed) -> None:
-    get_run_logger().warning(str(exc))

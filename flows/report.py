@@ -15,10 +15,8 @@ from flows import lifecycle
 @flow(name="report", persist_result=False, **lifecycle.HOOKS)
 async def report(run_id: str) -> dict[str, Any]:
     """Build the snapshot's report as Markdown, HTML and JSON."""
-    try:
-        run = await lifecycle.claim(run_id)
-    except lifecycle.RunNotClaimed as exc:
-        lifecycle.log_not_claimed(exc)
+    run = await lifecycle.claim(run_id)
+    if run is None:
         return {"claimed": False}
     async with get_client() as client, session_scope(lifecycle.engine()) as session:
         outcome = await run_report(run_id, run.snapshot, session, client)

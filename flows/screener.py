@@ -14,10 +14,8 @@ from flows import lifecycle
 @flow(name="screener", persist_result=False, log_prints=True, **lifecycle.HOOKS)
 async def screener(run_id: str) -> dict[str, Any]:
     """Screen the snapshot's tickers and rank those that pass every criterion."""
-    try:
-        run = await lifecycle.claim(run_id)
-    except lifecycle.RunNotClaimed as exc:
-        lifecycle.log_not_claimed(exc)
+    run = await lifecycle.claim(run_id)
+    if run is None:
         return {"claimed": False}
     outcome = run_screener(run_id, run.snapshot)
     await lifecycle.record_result(run_id, outcome.summary, outcome.artifacts)

@@ -187,6 +187,7 @@ class Stack:
     """A stack.py process: a Supervisor over a web child and a stubborn child."""
 
     proc: subprocess.Popen[bytes]
+    handle: psutil.Process
     out: Path
 
     def text(self) -> str:
@@ -204,7 +205,7 @@ def launch_stack(out: Path, port: int, stop_timeout: float) -> Stack:
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    return Stack(proc, out)
+    return Stack(proc, psutil.Process(proc.pid), out)
 
 
 def await_ready(stack: Stack) -> None:
@@ -238,7 +239,7 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Stack
     finally:
         # A failed test must not leave its stack behind.
         for name, stack in running.items():
-            for p in [*trees[name], psutil.Process(stack.proc.pid)]:
+            for p in [*trees[name], stack.handle]:
                 if not gone(p):
                     p.kill()
             stack.proc.wait()

@@ -74,9 +74,13 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @asynccontextmanager
-async def session_scope(engine: AsyncEngine | None = None) -> AsyncIterator[AsyncSession]:
-    """A unit of work outside the API: commits on success, rolls back on error."""
-    factory = session_factory(engine or get_engine())
+async def session_scope(
+    bind: AsyncEngine | async_sessionmaker[AsyncSession] | None = None,
+) -> AsyncIterator[AsyncSession]:
+    """A unit of work: commits on success, rolls back on error."""
+    factory = (
+        bind if isinstance(bind, async_sessionmaker) else session_factory(bind or get_engine())
+    )
     async with factory() as session:
         try:
             yield session

@@ -117,8 +117,10 @@ class TestScreenerRunValidation:
             headers={"Content-Type": "application/json"},
         )
         assert response.status_code == 422, response.text
-        assert response.json()["error"] == "ValidationError"
-        assert "JSON" in response.json()["detail"]
+        body = response.json()
+        assert body["error"] == "ValidationError"
+        assert "JSON" in body["detail"]
+        assert [f["field"] for f in body["fields"]] == ["body"]
 
     def test_unknown_priority_is_422(self, alice: httpx.Client) -> None:
         body = screener_request(priority="urgent")
