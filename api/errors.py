@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,7 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 
-from flowdesk.errors import FlowdeskError
+from flowdesk.errors import FlowdeskError, InvalidRequest
 
 logger = logging.getLogger(__name__)
 
@@ -43,15 +44,26 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def _validation_fields(exc: RequestValidationError) -> list[dict[str, Any]]:
+def field_errors(errors: Sequence[Any], prefix: str = "") -> list[dict[str, Any]]:
+    """Pydantic errors as `{"field", "message", "type"}`, fields named by dotted path."""
     fields = []
-    for err in exc.errors():
-        field = _field_name(tuple(err.get("loc", ())))
+    for err in errors:
+        kind = err.get("type")
+        # A body that is not JSON at all reports the character offset as its location.
+        field = "body" if kind == "json_invalid" else _field_name(tuple(err.get("loc", ())))
+        if prefix:
+            field = f"{prefix}.{field}"
         message = str(err.get("msg", "invalid"))
-        if err.get("type") == "extra_forbidden":
+        if kind == "extra_forbidden":
             message = f"unknown field '{field.rsplit('.', 1)[-1]}'"
-        fields.append({"field": field, "message": message, "type": err.get("type")})
+        fields.append({"field": field, "message": message, "type": kind})
     return fields
+
+
+def invalid_request(fields: list[dict[str, Any]]) -> InvalidRequest:
+    """One 422 for a list of field errors."""
+    detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return InvalidRequest(detail, fields=fields)
 
 
 def _json(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
@@ -67,10 +79,9 @@ def install(app: FastAPI) -> None:
         return _json(exc.status_code, exc.error, exc.detail, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = _validation_fields(exc)
-        detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-        return _json(422, "ValidationError", detail, fields=fields)
+    async def request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        error = invalid_request(field_errors(exc.errors()))
+        return _json(422, error.error, error.detail, **error.extra)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

@@ -61,6 +61,7 @@ async def ready(state: StateDep) -> JSONResponse:
     }
     if state.settings.redis_dsn is not None:
         checks["redis"] = await _check_redis(state)
+    state.catalog.get()  # picks up an edit nothing has read yet
     catalog_error = state.catalog.last_error
     down = {name: reason for name, reason in checks.items() if reason is not None}
     body: dict[str, Any] = {

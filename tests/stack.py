@@ -55,7 +55,9 @@ class Stack:
         return [root, *root.children(recursive=True)]
 
 
-def start_stack(tmp: Path, *, timeout: float = 300) -> Stack:
+def start_stack(
+    tmp: Path, *, timeout: float = 300, extra_env: dict[str, str] | None = None
+) -> Stack:
     """Start `flowdesk up` with fresh Postgres databases and free ports; wait until ready."""
     snapshots_db = services.create_database("flowdesk_test")
     prefect_db = services.create_database("flowdesk_prefect_test")
@@ -78,6 +80,7 @@ def start_stack(tmp: Path, *, timeout: float = 300) -> Stack:
         "PREFECT_HOME": str(tmp / "prefect-home"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
+        **(extra_env or {}),
     }
     env.pop("PREFECT_API_URL", None)
     log_path = tmp / "stack.log"
@@ -99,17 +102,28 @@ def start_stack(tmp: Path, *, timeout: float = 300) -> Stack:
         workdir=tmp,
         databases=[snapshots_db, prefect_db],
     )
+    try:
+        _wait_ready(stack, timeout)
+    except BaseException:
+        stop_stack(stack)
+        drop_databases(stack)
+        raise
+    return stack
+
+
+def _wait_ready(stack: Stack, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"flowdesk up exited with {process.returncode}:\n{stack.log_tail()}")
+        if stack.process.poll() is not None:
+            raise RuntimeError(
+                f"flowdesk up exited with {stack.process.returncode}:\n{stack.log_tail()}"
+            )
         try:
             if httpx.get(f"{stack.api_url}/ready", timeout=5).status_code == 200:
-                return stack
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    stop_stack(stack)
     raise RuntimeError(f"flowdesk up not ready after {timeout} s:\n{stack.log_tail()}")
 
 

@@ -6,14 +6,13 @@ from fastapi import APIRouter, Response, status
 from pydantic import ValidationError
 
 from api.deps import CurrentUser, StateDep
-from api.errors import ERROR_RESPONSES
+from api.errors import ERROR_RESPONSES, field_errors, invalid_request
 from api.reports.schemas import ReportRunRequest, ReportType
 from api.runs import service
 from api.runs.endpoints import accepted
 from api.runs.schemas import RunAccepted
 from api.screeners.endpoints import IdempotencyKey
 from flowdesk.db.models import JobType
-from flowdesk.errors import InvalidRequest
 from flowdesk.reports.registry import REPORT_TYPES, parse_report_params
 from flowdesk.runs.snapshots import report_snapshot
 
@@ -43,12 +42,7 @@ async def run_report(
     try:
         params = parse_report_params(body.report_type, body.parameters)
     except ValidationError as exc:
-        fields = [
-            {"field": ".".join(["parameters", *map(str, e["loc"])]), "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-        raise InvalidRequest(detail, fields=fields) from exc
+        raise invalid_request(field_errors(exc.errors(), prefix="parameters")) from exc
     snapshot = report_snapshot(
         report_type=body.report_type, parameters=params.model_dump(), submitted_by=user.name
     )

@@ -12,6 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from flowdesk import __version__
 from flowdesk.db.types import utcnow
 from flowdesk.errors import InvalidRequest
@@ -82,7 +84,13 @@ def screener_snapshot(
         merged.update(catalog.presets[preset].criteria.given())
     merged.update(criteria.given())
     file_path = settings.market_data_path if settings.market_data_provider == "file" else None
-    resolved = FilterCriteria.model_validate(merged)  # explicit values may contradict the preset
+    try:
+        resolved = FilterCriteria.model_validate(merged)
+    except ValidationError as exc:  # explicit criteria may contradict the preset's
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise InvalidRequest(
+            f"filter_criteria contradict preset {preset!r}: {problems}", field="filter_criteria"
+        ) from exc
     return {
         **_base("screener", submitted_by, at),
         "screener_set": screener_set,

@@ -177,5 +177,5 @@ class TestRunIds:
         response = alice.request(method, "/api/runs/not-a-uuid")
         assert response.status_code == 422, response.text
         body = response.json()
-        assert body["error"] == "ValidationError"
+        assert body["error"] == "InvalidRequest"
         assert [f["field"] for f in body["fields"]] == ["run_id"]

@@ -13,9 +13,12 @@ import pytest
 from tests.factories import screener_request
 from tests.stack import Stack
 
+NOT_JSON = b"screener_set=tech_majors"
+JSON_HEADER = {"Content-Type": "application/json"}
+
 
 def assert_names_field(
-    response: httpx.Response, field: str, *, error: str = "ValidationError"
+    response: httpx.Response, field: str, *, error: str = "InvalidRequest"
 ) -> dict[str, Any]:
     """A 422 whose `fields` and `detail` both name ``field``; the body, for further checks."""
     assert response.status_code == 422, response.text
@@ -111,16 +114,15 @@ class TestScreenerRunValidation:
         assert message_of(found, "limit") == "unknown field 'limit'"
 
     def test_non_json_body_is_422(self, alice: httpx.Client) -> None:
-        response = alice.post(
-            "/api/screeners/run",
-            content=b"screener_set=tech_majors",
-            headers={"Content-Type": "application/json"},
-        )
+        response = alice.post("/api/screeners/run", content=NOT_JSON, headers=JSON_HEADER)
         assert response.status_code == 422, response.text
         body = response.json()
-        assert body["error"] == "ValidationError"
+        assert body["error"] == "InvalidRequest"
         assert "JSON" in body["detail"]
-        assert [f["field"] for f in body["fields"]] == ["body"]
+
+    def test_non_json_body_names_the_body(self, alice: httpx.Client) -> None:
+        response = alice.post("/api/screeners/run", content=NOT_JSON, headers=JSON_HEADER)
+        assert [f["field"] for f in response.json()["fields"]] == ["body"]
 
     def test_unknown_priority_is_422(self, alice: httpx.Client) -> None:
         body = screener_request(priority="urgent")

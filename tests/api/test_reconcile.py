@@ -1,0 +1,218 @@
+"""Run rows catch up with Prefect's state when no flow hook could write it (a killed worker)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+import pytest
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.objects import State
+from prefect.states import Cancelled, Completed, Crashed, Failed, Running, Scheduled
+
+from tests.factories import submit_screener, wait_for_run
+from tests.stack import Stack
+
+pytestmark = pytest.mark.stack
+
+DEPLOYMENT = "screener/adhoc"
+# api/main.py reconciles open runs every 30 s; one full interval plus a pass.
+BACKGROUND_RECONCILE_WITHIN_S = 45.0
+# The row is `running` for about 0.5 s of a us_large_caps screener: poll well inside that.
+ROW_POLL_S = 0.01
+ATTEMPTS = 3
+
+
+def snapshot_dsn(stack: Stack) -> str:
+    return stack.env["FLOWDESK_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+
+
+def row_of(stack: Stack, run_id: uuid.UUID | str) -> dict[str, Any]:
+    with psycopg.connect(snapshot_dsn(stack)) as conn:
+        cursor = conn.execute(
+            "SELECT status, error, finished_at FROM runs WHERE id = %s", (str(run_id),)
+        )
+        row = cursor.fetchone()
+    assert row is not None, f"no row for run {run_id}"
+    return dict(zip(("status", "error", "finished_at"), row, strict=True))
+
+
+def insert_open_run(stack: Stack, owner: str, run_id: uuid.UUID, flow_run_id: uuid.UUID) -> None:
+    """A `running` row as a flow's claim leaves it, written straight to Postgres."""
+    now = datetime.now(UTC)
+    with psycopg.connect(snapshot_dsn(stack)) as conn:
+        inserted = conn.execute(
+            "INSERT INTO runs (id, owner_id, job_type, status, priority, snapshot, artifacts, "
+            "prefect_flow_run_id, prefect_deployment, created_at, started_at, updated_at) "
+            "SELECT %s, id, 'screener', 'running', 'default', '{}', '[]', %s, %s, %s, %s, %s "
+            "FROM users WHERE name = %s",
+            (run_id, flow_run_id, DEPLOYMENT, now, now, now, owner),
+        ).rowcount
+    assert inserted == 1, f"no user {owner!r}"
+
+
+async def _park_flow_run(stack: Stack, run_id: uuid.UUID) -> uuid.UUID:
+    async with PrefectClient(stack.prefect_api_url) as client:
+        deployment = await client.read_deployment_by_name(DEPLOYMENT)
+        flow_run = await client.create_flow_run_from_deployment(
+            deployment.id,
+            parameters={"run_id": str(run_id)},
+            # An hour out: no worker picks it up while the test runs.
+            state=Scheduled(scheduled_time=datetime.now(UTC) + timedelta(hours=1)),
+            tags=["flowdesk-test", "reconcile"],
+        )
+    return flow_run.id
+
+
+async def _force_state(stack: Stack, flow_run_id: uuid.UUID, state: State[Any]) -> None:
+    async with PrefectClient(stack.prefect_api_url) as client:
+        # Set through the API, so no flow process exists to run a state hook.
+        await client.set_flow_run_state(flow_run_id, state, force=True)
+
+
+async def _prefect_state(stack: Stack, flow_run_id: str) -> str:
+    async with PrefectClient(stack.prefect_api_url) as client:
+        flow_run = await client.read_flow_run(uuid.UUID(flow_run_id))
+    assert flow_run.state_type is not None
+    return flow_run.state_type.value
+
+
+def open_run_whose_flow_run_moved_on(stack: Stack, owner: str, state: State[Any]) -> uuid.UUID:
+    """A running row whose flow run Prefect has put in `state` behind flowdesk's back."""
+    run_id = uuid.uuid4()
+    flow_run_id = asyncio.run(_park_flow_run(stack, run_id))
+    insert_open_run(stack, owner, run_id, flow_run_id)
+    asyncio.run(_force_state(stack, flow_run_id, state))
+    return run_id
+
+
+def flow_run_process(stack: Stack, flow_run_id: str, timeout: float = 120) -> psutil.Process:
+    """The process the worker started for the flow run, found by its environment."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in stack.process_tree():
+            try:
+                if process.environ().get("PREFECT__FLOW_RUN_ID") == flow_run_id:
+                    return process
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        time.sleep(0.05)
+    raise AssertionError(f"no process for flow run {flow_run_id} after {timeout} s")
+
+
+def status_after_pending(stack: Stack, run_id: str, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(snapshot_dsn(stack), autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT status FROM runs WHERE id = %s", (run_id,)).fetchone()
+            assert row is not None
+            if row[0] != "pending":
+                return str(row[0])
+            time.sleep(ROW_POLL_S)
+    raise AssertionError(f"run {run_id} still pending after {timeout} s")
+
+
+class TestReconcileOnRead:
+    @pytest.mark.parametrize(
+        ("state", "status", "error"),
+        [
+            (Crashed(message="worker killed"), "crashed", "worker killed"),
+            (Failed(message="ValueError: bad snapshot"), "failed", "ValueError: bad snapshot"),
+            (Cancelled(message="stopped from the Prefect UI"), "cancelled", "stopped from the"),
+            (Completed(), "completed", None),
+        ],
+        ids=["crashed", "failed", "cancelled", "completed"],
+    )
+    def test_open_run_takes_the_terminal_state_prefect_reached_without_a_hook(
+        self,
+        alice: httpx.Client,
+        stack: Stack,
+        state: State[Any],
+        status: str,
+        error: str | None,
+    ) -> None:
+        run_id = open_run_whose_flow_run_moved_on(stack, "alice", state)
+        assert row_of(stack, run_id)["status"] == "running"
+
+        response = alice.get(f"/api/runs/{run_id}")
+
+        assert response.status_code == 200, response.text
+        run = response.json()
+        assert run["status"] == status
+        if error is None:
+            assert run["error"] is None
+        else:
+            assert error in run["error"]
+        assert run["finished_at"] is not None
+        assert row_of(stack, run_id)["status"] == status
+
+    def test_open_run_whose_flow_run_is_still_running_stays_running(
+        self, alice: httpx.Client, stack: Stack
+    ) -> None:
+        run_id = open_run_whose_flow_run_moved_on(stack, "alice", Running())
+
+        run = alice.get(f"/api/runs/{run_id}").json()
+
+        assert run["status"] == "running"
+        assert run["finished_at"] is None
+        # Leave nothing open for the background reconciler to trip over later.
+        flow_run_id = uuid.UUID(run["prefect"]["flow_run_id"])
+        asyncio.run(_force_state(stack, flow_run_id, Cancelled(message="test cleanup")))
+        assert alice.get(f"/api/runs/{run_id}").json()["status"] == "cancelled"
+
+
+class TestBackgroundReconciler:
+    def test_run_nobody_reads_is_repaired_within_an_interval(
+        self, alice: httpx.Client, stack: Stack
+    ) -> None:
+        run_id = open_run_whose_flow_run_moved_on(stack, "alice", Crashed(message="oom killed"))
+
+        # Read through SQL only: a GET would reconcile the row itself.
+        deadline = time.monotonic() + BACKGROUND_RECONCILE_WITHIN_S
+        row = row_of(stack, run_id)
+        while row["status"] == "running" and time.monotonic() < deadline:
+            time.sleep(1)
+            row = row_of(stack, run_id)
+
+        assert row["status"] == "crashed", f"not repaired in {BACKGROUND_RECONCILE_WITHIN_S} s"
+        assert row["error"] == "oom killed"
+        assert row["finished_at"] is not None
+
+
+class TestKilledFlowRun:
+    def test_sigkilled_running_flow_run_ends_crashed(
+        self, alice: httpx.Client, stack: Stack
+    ) -> None:
+        misses: list[str] = []
+        for _ in range(ATTEMPTS):
+            run_id = submit_screener(alice, screener_set="us_large_caps")
+            flow_run_id = alice.get(f"/api/runs/{run_id}").json()["prefect"]["flow_run_id"]
+            process = flow_run_process(stack, flow_run_id)
+            if status_after_pending(stack, run_id) != "running":
+                misses.append(wait_for_run(alice, run_id)["status"])
+                continue
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                misses.append(wait_for_run(alice, run_id)["status"])
+                continue
+            break
+        else:
+            pytest.skip(f"the screener finished before the kill in {ATTEMPTS} tries: {misses}")
+
+        run = wait_for_run(alice, run_id)
+
+        if run["status"] == "completed":
+            # The kill landed after the flow had reported Completed: nothing to crash.
+            assert asyncio.run(_prefect_state(stack, flow_run_id)) == "COMPLETED"
+            pytest.skip("the SIGKILL landed after the flow run had completed")
+        assert run["status"] == "crashed", run
+        assert run["error"]
+        assert run["finished_at"] is not None
+        assert asyncio.run(_prefect_state(stack, flow_run_id)) == "CRASHED"
