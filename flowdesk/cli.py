@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -96,6 +97,7 @@ def _api(args: argparse.Namespace) -> int:
     from flowdesk.settings import get_settings
 
     settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     upgrade()
     uvicorn.run(
         "api.main:create_app",

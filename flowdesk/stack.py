@@ -40,6 +40,10 @@ def child_env(settings: Settings, prefect_api: str) -> dict[str, str]:
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "DO_NOT_TRACK": "1",
             "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": HEARTBEAT_SECONDS,
+            # Off by default in Prefect 3.8: a run cancelled while its process starts
+            # (PENDING) would stay Cancelling for ever. Checked every 10 s, not 120 s.
+            "PREFECT_WORKER_ENABLE_CANCELLATION": "true",
+            "PREFECT_WORKER_CANCELLATION_POLL_SECONDS": "10",
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -1,7 +1,7 @@
 """The run lifecycle inside a flow: claim the row, record the result, and state hooks.
 
-Hooks write the terminal status. A flow killed with SIGKILL runs no hook; the API and
-the reconcile flow then take the outcome from Prefect's state instead.
+Hooks write the terminal status. A flow killed with SIGKILL runs no hook;
+the API's reconciler then takes the outcome from Prefect's state instead.
 """
 
 from __future__ import annotations

@@ -62,8 +62,20 @@ def pid_in(text: str, label: str) -> int:
     return int(found.group(1))
 
 
+# Processes this test session had before a test (the session's flowdesk stack, say),
+# which a test's tree must not count.
+_ALREADY_RUNNING: set[int] = set()
+
+
 def our_tree() -> list[psutil.Process]:
-    return psutil.Process().children(recursive=True)
+    """The processes started under this test, by this test."""
+    return [p for p in psutil.Process().children(recursive=True) if p.pid not in _ALREADY_RUNNING]
+
+
+@pytest.fixture(autouse=True)
+def _note_running_processes() -> None:
+    _ALREADY_RUNNING.clear()
+    _ALREADY_RUNNING.update(p.pid for p in psutil.Process().children(recursive=True))
 
 
 @pytest.fixture

@@ -103,8 +103,9 @@ async def read_run(
     stale = utcnow() - run.updated_at > timedelta(seconds=state.settings.reconcile_after_seconds)
     if not run.status.is_terminal and stale:
         try:
-            if await reconcile_run(session, state.prefect, run):
-                run = await get_visible_run(session, principal, run_id)
+            await reconcile_run(session, state.prefect, run)
+            # Re-read whatever it returned: a hook may have finished the row meanwhile.
+            run = await get_visible_run(session, principal, run_id)
         except ServiceUnavailable as exc:
             # Reading a run must work while Prefect is down; the status may lag.
             logger.warning("could not reconcile run %s: %s", run_id, exc.detail)
@@ -135,6 +136,13 @@ async def cancel(
             await state.prefect.cancel(run.prefect_flow_run_id)
         return run, "cancelled before it started"
     assert run.prefect_flow_run_id is not None
+    if await reconcile_run(session, state.prefect, run):
+        # It finished in Prefect before the cancel arrived; the row now says how.
+        finished = await get_visible_run(session, principal, run_id)
+        raise RunNotCancellable(
+            f"run {run_id} already finished ({finished.status.value}); only pending or "
+            "running runs can be cancelled"
+        )
     flow_state = await state.prefect.cancel(run.prefect_flow_run_id)
     if flow_state is not None and flow_state.run_status is RunStatus.CANCELLED:
         await repository.finish(

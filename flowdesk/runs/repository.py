@@ -105,7 +105,9 @@ async def finish(
     values: dict[str, Any] = {"status": status, "finished_at": now, "updated_at": now}
     if error is not None:
         values["error"] = error
-    result = await session.execute(update(Run).where(*conditions).values(**values))
+    result = await session.execute(
+        update(Run).where(*conditions).values(**values).execution_options(synchronize_session=False)
+    )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -97,6 +98,38 @@ def cancel_while_the_worker_starts_it(
     raise AssertionError(f"never saw a run PENDING in {ATTEMPTS} attempts: {seen}")
 
 
+def row_status(stack: Stack, run_id: str) -> str:
+    with psycopg.connect(snapshot_dsn(stack)) as conn:
+        row = conn.execute("SELECT status FROM runs WHERE id = %s", (run_id,)).fetchone()
+    assert row is not None, f"no row for run {run_id}"
+    return str(row[0])
+
+
+@contextmanager
+def slow_commit_of(stack: Stack, run_id: str, seconds: float) -> Iterator[None]:
+    """Every transaction that updates this run's row takes `seconds` longer to commit.
+
+    A deferred constraint trigger runs at COMMIT: it shows whether a response was sent
+    before or after its transaction was committed.
+    """
+    name = f"slow_commit_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(snapshot_dsn(stack), autocommit=True) as conn:
+        conn.execute(
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN PERFORM pg_sleep({seconds}); RETURN NULL; END $$"
+        )
+        conn.execute(
+            f"CREATE CONSTRAINT TRIGGER {name} AFTER UPDATE ON runs "
+            "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+            f"WHEN (NEW.id = '{uuid.UUID(run_id)}'::uuid) EXECUTE FUNCTION {name}()"
+        )
+        try:
+            yield
+        finally:
+            conn.execute(f"DROP TRIGGER {name} ON runs")
+            conn.execute(f"DROP FUNCTION {name}()")
+
+
 @pytest.fixture
 def paused_default_queue(stack: Stack) -> Iterator[None]:
     """The worker takes nothing from the default queue until the test ends."""
@@ -148,25 +181,29 @@ class TestCancelPendingRun:
         assert run["result"] is None
         assert run["artifacts"] == []
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "flowdesk/stack.py starts the process worker without "
-            "PREFECT_WORKER_ENABLE_CANCELLATION=true (Prefect 3.8 defaults it to false): a flow "
-            "run cancelled while PENDING is never stopped by the worker, its engine exits with "
-            "UnfinishedRun and Prefect shows it Cancelling for ever"
-        ),
-    )
     def test_flow_run_cancelled_while_its_process_starts_ends_cancelled_in_prefect(
         self, alice: httpx.Client, stack: Stack
     ) -> None:
         _, flow_run_id, response = cancel_while_the_worker_starts_it(alice, stack)
         assert response.status_code == 202, response.text
 
-        # With worker-side cancellation on, the worker marks it Cancelled within seconds.
-        final = wait_for_prefect_state(stack, flow_run_id, PREFECT_TERMINAL, timeout=45)
+        # Needs PREFECT_WORKER_ENABLE_CANCELLATION on the worker (off by default in 3.8):
+        # without it the engine exits on Cancelling and the run stays Cancelling for ever.
+        final = wait_for_prefect_state(stack, flow_run_id, PREFECT_TERMINAL, timeout=20)
 
         assert final == "CANCELLED"
+
+    def test_cancel_is_committed_before_it_is_answered(
+        self, alice: httpx.Client, stack: Stack, paused_default_queue: None
+    ) -> None:
+        run_id = submit_screener(alice)
+        with slow_commit_of(stack, run_id, seconds=2):
+            response = alice.delete(f"/api/runs/{run_id}")
+            stored = row_status(stack, run_id)
+
+        assert response.status_code == 202, response.text
+        assert response.json()["status"] == "cancelled"
+        assert stored == "cancelled", "the 202 came before the cancel was committed"
 
 
 class TestCancelRunningRun:

@@ -163,17 +163,19 @@ class TestReadWhilePrefectIsDown:
     def test_completed_run_reads_as_before(
         self, carol_online: httpx.Client, carol_offline: httpx.Client
     ) -> None:
-        run = wait_for_run(carol_online, submit_screener(carol_online))
+        run_id = wait_for_run(carol_online, submit_screener(carol_online))["run_id"]
+        # Read again once finished: the read that saw it finish may have raced the hook.
+        run = carol_online.get(f"/api/runs/{run_id}").json()
         assert run["status"] == "completed", run
 
-        response = carol_offline.get(f"/api/runs/{run['run_id']}")
+        response = carol_offline.get(f"/api/runs/{run_id}")
 
         assert response.status_code == 200, response.text
         body = response.json()
         # Only the Prefect UI link differs: it is derived from each API's PREFECT_API_URL.
         assert {**body, "prefect": None} == {**run, "prefect": None}
         assert body["prefect"]["flow_run_id"] == run["prefect"]["flow_run_id"]
-        artifact = carol_offline.get(f"/api/runs/{run['run_id']}/artifacts/results.json")
+        artifact = carol_offline.get(f"/api/runs/{run_id}/artifacts/results.json")
         assert artifact.status_code == 200
 
     def test_open_run_reads_with_its_last_known_status(

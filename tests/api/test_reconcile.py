@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,8 +23,9 @@ from tests.stack import Stack
 pytestmark = pytest.mark.stack
 
 DEPLOYMENT = "screener/adhoc"
-# api/main.py reconciles open runs every 30 s; one full interval plus a pass.
-BACKGROUND_RECONCILE_WITHIN_S = 45.0
+# api/main.py reconciles open runs every FLOWDESK_RECONCILE_INTERVAL_SECONDS (30 s by
+# default); a row must be repaired within one interval plus this margin for the pass.
+RECONCILE_PASS_MARGIN_S = 15.0
 # The row is `running` for about 0.5 s of a us_large_caps screener: poll well inside that.
 ROW_POLL_S = 0.01
 ATTEMPTS = 3
@@ -84,12 +86,34 @@ async def _prefect_state(stack: Stack, flow_run_id: str) -> str:
 
 
 def open_run_whose_flow_run_moved_on(stack: Stack, owner: str, state: State[Any]) -> uuid.UUID:
-    """A running row whose flow run Prefect has put in `state` behind flowdesk's back."""
+    """A running row whose flow run Prefect has put in `state` behind flowdesk's back.
+
+    The row is written last, so a test reads it before the API's background reconciler
+    (every FLOWDESK_RECONCILE_INTERVAL_SECONDS) is likely to have seen it.
+    """
     run_id = uuid.uuid4()
     flow_run_id = asyncio.run(_park_flow_run(stack, run_id))
-    insert_open_run(stack, owner, run_id, flow_run_id)
     asyncio.run(_force_state(stack, flow_run_id, state))
+    insert_open_run(stack, owner, run_id, flow_run_id)
     return run_id
+
+
+def wait_for_row_status(stack: Stack, run_id: uuid.UUID, status: str, timeout: float = 10) -> str:
+    """The row's status once it is `status`, or the last one seen after timeout.
+
+    The API commits a request's unit of work after it has sent the response, so the row
+    can lag the answer by a moment.
+    """
+    deadline = time.monotonic() + timeout
+    current = row_of(stack, run_id)["status"]
+    while current != status and time.monotonic() < deadline:
+        time.sleep(0.1)
+        current = row_of(stack, run_id)["status"]
+    return str(current)
+
+
+def reconcile_interval(stack: Stack) -> float:
+    return float(stack.env.get("FLOWDESK_RECONCILE_INTERVAL_SECONDS", "30"))
 
 
 def flow_run_process(stack: Stack, flow_run_id: str, timeout: float = 120) -> psutil.Process:
@@ -138,7 +162,6 @@ class TestReconcileOnRead:
         error: str | None,
     ) -> None:
         run_id = open_run_whose_flow_run_moved_on(stack, "alice", state)
-        assert row_of(stack, run_id)["status"] == "running"
 
         response = alice.get(f"/api/runs/{run_id}")
 
@@ -150,7 +173,7 @@ class TestReconcileOnRead:
         else:
             assert error in run["error"]
         assert run["finished_at"] is not None
-        assert row_of(stack, run_id)["status"] == status
+        assert wait_for_row_status(stack, run_id, status) == status
 
     def test_open_run_whose_flow_run_is_still_running_stays_running(
         self, alice: httpx.Client, stack: Stack
@@ -166,6 +189,33 @@ class TestReconcileOnRead:
         asyncio.run(_force_state(stack, flow_run_id, Cancelled(message="test cleanup")))
         assert alice.get(f"/api/runs/{run_id}").json()["status"] == "cancelled"
 
+    def test_read_racing_a_hook_answers_what_the_hook_stored(
+        self, alice: httpx.Client, stack: Stack
+    ) -> None:
+        run_id = uuid.uuid4()
+        flow_run_id = asyncio.run(_park_flow_run(stack, run_id))
+        insert_open_run(stack, "alice", run_id, flow_run_id)
+        with psycopg.connect(snapshot_dsn(stack)) as hook:
+            # A hook's finish, not yet committed: it holds the row while the read reconciles.
+            hook.execute(
+                "UPDATE runs SET status = 'crashed', error = 'from the hook', "
+                "finished_at = now() WHERE id = %s",
+                (run_id,),
+            )
+            asyncio.run(_force_state(stack, flow_run_id, Failed(message="from Prefect")))
+            with ThreadPoolExecutor(1) as pool:
+                read = pool.submit(alice.get, f"/api/runs/{run_id}")
+                # The read loads the committed `running` row, asks Prefect, then its
+                # UPDATE waits on the hook's lock; 1.5 s is ten times what that takes here.
+                time.sleep(1.5)
+                hook.commit()
+                response = read.result(timeout=30)
+
+        assert response.status_code == 200, response.text
+        assert row_of(stack, run_id)["status"] == "crashed"
+        assert response.json()["status"] == "crashed"
+        assert response.json()["error"] == "from the hook"
+
 
 class TestBackgroundReconciler:
     def test_run_nobody_reads_is_repaired_within_an_interval(
@@ -174,13 +224,14 @@ class TestBackgroundReconciler:
         run_id = open_run_whose_flow_run_moved_on(stack, "alice", Crashed(message="oom killed"))
 
         # Read through SQL only: a GET would reconcile the row itself.
-        deadline = time.monotonic() + BACKGROUND_RECONCILE_WITHIN_S
+        within = reconcile_interval(stack) + RECONCILE_PASS_MARGIN_S
+        deadline = time.monotonic() + within
         row = row_of(stack, run_id)
         while row["status"] == "running" and time.monotonic() < deadline:
-            time.sleep(1)
+            time.sleep(0.5)
             row = row_of(stack, run_id)
 
-        assert row["status"] == "crashed", f"not repaired in {BACKGROUND_RECONCILE_WITHIN_S} s"
+        assert row["status"] == "crashed", f"not repaired within {within:g} s"
         assert row["error"] == "oom killed"
         assert row["finished_at"] is not None
 
