@@ -1,0 +1,124 @@
+"""A flowdesk schedule's own Prefect deployment: created, edited, paused and deleted.
+
+Each schedule gets a deployment of its job's flow with exactly one cron schedule, because
+editing, pausing or deleting any schedule of a deployment deletes every future run of
+that deployment (shared/DESIGN.md): one deployment each keeps one user's edit away from
+everyone else's runs. The schedule carries a slug, or `prefect deploy` would wipe it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.actions import DeploymentScheduleCreate, DeploymentUpdate
+from prefect.client.schemas.schedules import CronSchedule
+from prefect.exceptions import ObjectNotFound
+
+from flowdesk.db.models import JobType
+from flowdesk.runs.submission import ADHOC_DEPLOYMENTS
+
+SCHEDULE_SLUG = "flowdesk-cron"
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """What Prefect needs to run one flowdesk schedule."""
+
+    name: str
+    job_type: JobType
+    cron: str
+    timezone: str
+    active: bool
+    parameters: dict[str, Any]
+    work_queue: str
+    description: str
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def schedule(self) -> CronSchedule:
+        return CronSchedule(cron=self.cron, timezone=self.timezone)
+
+
+async def create(client: PrefectClient, spec: DeploymentSpec) -> uuid.UUID:
+    """A new deployment for the schedule, modelled on the job's ad-hoc deployment."""
+    # The ad-hoc deployment from prefect.yaml says where the code is and how to pull it.
+    adhoc = await client.read_deployment_by_name(ADHOC_DEPLOYMENTS[spec.job_type])
+    deployment_id = await client.create_deployment(
+        flow_id=adhoc.flow_id,
+        name=spec.name,
+        entrypoint=adhoc.entrypoint,
+        path=adhoc.path,
+        pull_steps=adhoc.pull_steps,
+        work_pool_name=adhoc.work_pool_name,
+        work_queue_name=spec.work_queue,
+        parameter_openapi_schema=adhoc.parameter_openapi_schema,
+        parameters={},
+        description=spec.description,
+        tags=spec.tags,
+        schedules=[
+            DeploymentScheduleCreate(
+                schedule=spec.schedule,
+                active=spec.active,
+                parameters=spec.parameters,
+                slug=SCHEDULE_SLUG,
+            )
+        ],
+    )
+    if spec.active:
+        await schedule_upcoming(client, deployment_id)
+    return deployment_id
+
+
+async def update(client: PrefectClient, deployment_id: uuid.UUID, spec: DeploymentSpec) -> None:
+    """Make the deployment follow the schedule; Prefect drops the old future runs."""
+    deployment = await client.read_deployment(deployment_id)
+    await client.update_deployment(
+        deployment_id,
+        DeploymentUpdate(
+            work_queue_name=spec.work_queue, description=spec.description, tags=spec.tags
+        ),
+    )
+    ours = [s for s in deployment.schedules if s.slug == SCHEDULE_SLUG]
+    if ours:
+        await client.update_deployment_schedule(
+            deployment_id,
+            ours[0].id,
+            active=spec.active,
+            schedule=spec.schedule,
+            parameters=spec.parameters,
+        )
+    else:  # someone removed it in the Prefect UI: put it back
+        await client.create_deployment_schedules(
+            deployment_id,
+            [
+                DeploymentScheduleCreate(
+                    schedule=spec.schedule,
+                    active=spec.active,
+                    parameters=spec.parameters,
+                    slug=SCHEDULE_SLUG,
+                )
+            ],
+        )
+    if spec.active:
+        await schedule_upcoming(client, deployment_id)
+
+
+async def delete(client: PrefectClient, deployment_id: uuid.UUID) -> None:
+    """Remove the deployment and its scheduled runs; finished runs stay in Prefect."""
+    try:
+        await client.delete_deployment(deployment_id)
+    except ObjectNotFound:
+        pass
+
+
+async def schedule_upcoming(client: PrefectClient, deployment_id: uuid.UUID) -> None:
+    """Create the next runs now instead of in the scheduler's next loop (every 60 s).
+
+    An edit deletes the deployment's future runs; without this, a tick due before the
+    scheduler's next pass would start late. The runs get the scheduler's own idempotency
+    keys, so its next pass adds no duplicates.
+    """
+    await client.request("POST", "/deployments/{id}/schedule", path_params={"id": deployment_id})
