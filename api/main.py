@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from api import errors, health
 from api.reports.endpoints import router as reports_router
 from api.runs.endpoints import router as runs_router
+from api.schedules.endpoints import router as schedules_router
 from api.screener_sets.endpoints import router as screener_sets_router
 from api.screeners.endpoints import router as screeners_router
 from api.state import AppState
@@ -104,7 +105,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-ROUTERS = (health.router, screener_sets_router, screeners_router, reports_router, runs_router)
+ROUTERS = (
+    health.router,
+    screener_sets_router,
+    screeners_router,
+    reports_router,
+    schedules_router,
+    runs_router,
+)
 
 
 def _summaries_from_docstrings(router: APIRouter) -> None:

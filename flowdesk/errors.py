@@ -57,6 +57,18 @@ class UserExists(Conflict):
     pass
 
 
+class ScheduleNotFound(NotFound):
+    pass
+
+
+class ScheduleExists(Conflict):
+    pass
+
+
+class ScheduleQuotaExceeded(Conflict):
+    pass
+
+
 class InvalidRequest(FlowdeskError):
     """Rendered like a validation error: `fields` names the offending input."""
 
@@ -78,3 +90,7 @@ class ServiceUnavailable(FlowdeskError):
 
 class ConfigError(FlowdeskError):
     """A config file is invalid: the message names the file, the entry and the fix."""
+
+
+class RunNotRerunnable(Conflict):
+    """Only a finished run (completed, failed, cancelled, crashed or skipped) can be rerun."""

@@ -54,7 +54,8 @@ class PrefectGateway:
         self._deployment_ids: dict[str, uuid.UUID] = {}
         self.api_url = str(client.api_url)
 
-    async def _call(self, what: str, awaitable: Awaitable[T]) -> T:
+    async def call(self, what: str, awaitable: Awaitable[T]) -> T:
+        """Await a Prefect call under the deadline; failures become ServiceUnavailable."""
         try:
             with anyio.fail_after(self._timeout):
                 return await awaitable
@@ -87,7 +88,7 @@ class PrefectGateway:
         """The id of deployment `flow/deployment`, cached for the process."""
         if name not in self._deployment_ids:
             try:
-                deployment = await self._call(
+                deployment = await self.call(
                     f"reading deployment {name}", self._client.read_deployment_by_name(name)
                 )
             except ObjectNotFound as exc:
@@ -111,7 +112,7 @@ class PrefectGateway:
         """A flow run of `deployment`; the same idempotency key returns the same run."""
 
         async def create(deployment_id: uuid.UUID) -> FlowRun:
-            return await self._call(
+            return await self.call(
                 f"creating a flow run of {deployment}",
                 self._client.create_flow_run_from_deployment(
                     deployment_id,
@@ -133,7 +134,7 @@ class PrefectGateway:
     async def flow_run_state(self, flow_run_id: uuid.UUID) -> FlowRunState | None:
         """The flow run's current state, or None if Prefect does not know the run."""
         try:
-            flow_run = await self._call(
+            flow_run = await self.call(
                 "reading a flow run", self._client.read_flow_run(flow_run_id)
             )
         except ObjectNotFound:
@@ -147,7 +148,7 @@ class PrefectGateway:
 
     async def cancel(self, flow_run_id: uuid.UUID) -> FlowRunState | None:
         """Ask Prefect to cancel: a scheduled run becomes Cancelled, a running one is killed."""
-        await self._call(
+        await self.call(
             "cancelling a flow run",
             self._client.set_flow_run_state(
                 flow_run_id, Cancelling(message="Cancelled through the flowdesk API")

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     # killed shows its final status within about this long even if nobody reads it.
     reconcile_interval_seconds: float = Field(default=30.0, gt=0)
 
+    # Schedules: how many a user may keep, the shortest interval a cron may fire at, and
+    # how late a tick may start under catchup "none".
+    schedule_quota: int = Field(default=100, ge=1)
+    schedule_min_interval_seconds: int = Field(default=60, ge=60)
+    schedule_grace_seconds: int = Field(default=60, ge=0)
+
     redis_url: str | None = None
     redis_host: str | None = Field(
         default=None, validation_alias=_alias("redis_host", "REDIS_HOST")

@@ -7,22 +7,53 @@ the API's reconciler then takes the outcome from Prefect's state instead.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import Flow
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.logging import get_run_logger
+from prefect.runtime import deployment as current_deployment
 from prefect.runtime import flow_run as current_flow_run
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flowdesk.db.engine import get_engine, session_scope
-from flowdesk.db.models import Run, RunStatus
+from flowdesk.db.models import JobType, Run, RunStatus
+from flowdesk.db.types import utcnow
 from flowdesk.runs import repository
+from flowdesk.schedules.ticks import record_tick
 
 
 def engine() -> AsyncEngine:
     # No pool: hooks may run on another event loop than the flow body.
     return get_engine(pooled=False)
+
+
+async def start(
+    job_type: JobType, run_id: str | None, schedule: dict[str, Any] | None
+) -> Run | None:
+    """The run this flow run executes: an ad-hoc run it claims, or a schedule's tick it
+    records now; None when there is nothing to do (already logged)."""
+    if run_id is not None:
+        return await claim(run_id)
+    if schedule is None:
+        raise ValueError("a flowdesk flow needs `run_id` or `schedule`")
+    scheduled_for = current_flow_run.scheduled_start_time
+    async with session_scope(engine()) as session:
+        run = await record_tick(
+            session,
+            job_type=job_type,
+            params=schedule,
+            flow_run_id=uuid.UUID(str(current_flow_run.id)),
+            deployment=f"{current_flow_run.flow_name}/{current_deployment.name}",
+            scheduled_for=datetime.fromtimestamp(scheduled_for.timestamp(), UTC),
+            now=utcnow(),
+        )
+    if run is None:
+        get_run_logger().info(
+            "schedule tick %s: nothing to run (see the run's reason)", scheduled_for
+        )
+    return run
 
 
 async def claim(run_id: str) -> Run | None:
@@ -46,14 +77,10 @@ async def record_result(
 
 
 async def _finish(flow_run: FlowRun, state: State[Any], status: RunStatus) -> None:
-    run_id = flow_run.parameters.get("run_id")
-    if run_id is None:
-        return
+    # The row this flow run claimed or recorded carries its id: ad-hoc and scheduled alike.
     error = None if status is RunStatus.COMPLETED else (state.message or state.name)
     async with session_scope(engine()) as session:
-        await repository.finish(
-            session, uuid.UUID(str(run_id)), status, error=error, flow_run_id=flow_run.id
-        )
+        await repository.finish(session, None, status, error=error, flow_run_id=flow_run.id)
 
 
 async def on_completion(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:

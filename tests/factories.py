@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-TERMINAL = {"completed", "failed", "cancelled", "crashed"}
+TERMINAL = {"completed", "failed", "cancelled", "crashed", "skipped"}
 
 
 def screener_request(**overrides: Any) -> dict[str, Any]:

@@ -77,6 +77,8 @@ def start_stack(
         # Reads reconcile at once, so tests see Prefect's state without waiting.
         "FLOWDESK_RECONCILE_AFTER_SECONDS": "0",
         "FLOWDESK_RECONCILE_INTERVAL_SECONDS": "2",
+        # Small, so the quota test creates few schedules.
+        "FLOWDESK_SCHEDULE_QUOTA": "20",
         "PREFECT_HOME": str(tmp / "prefect-home"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",

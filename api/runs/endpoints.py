@@ -1,21 +1,32 @@
-"""GET and DELETE /api/runs/{run_id}, and artifact downloads."""
+"""GET /api/runs (list, statistics, one run), DELETE, rerun, and artifact downloads."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import FileResponse
+from pydantic import AwareDatetime
 
 from api.deps import CurrentUser, SessionDep, StateDep
 from api.errors import ERROR_RESPONSES, ErrorOut
 from api.runs import service
-from api.runs.schemas import CancelAccepted, RunAccepted, RunOut
+from api.runs.schemas import CancelAccepted, RunAccepted, RunOut, RunPage, RunStatisticsOut
 from flowdesk.artifacts import MEDIA_TYPES, artifact_path
-from flowdesk.db.models import Run
-from flowdesk.errors import NotFound
+from flowdesk.db.models import JobType, Run, RunStatus
+from flowdesk.errors import InvalidRequest, NotFound
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+# Defined here, not imported from api.screeners, which imports this module.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=128,
+        description="Retry-safe submission: the same key returns the same run.",
+    ),
+]
 
 
 def accepted(run: Run, response: Response) -> RunAccepted:
@@ -29,6 +40,80 @@ def accepted(run: Run, response: Response) -> RunAccepted:
         url=url,
         prefect_flow_run_id=run.prefect_flow_run_id,
     )
+
+
+def parse_statuses(values: list[str] | None) -> tuple[RunStatus, ...]:
+    """`?status=failed&status=crashed` or `?status=failed,crashed`; 422 naming the bad one."""
+    names = [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
+    allowed = [s.value for s in RunStatus]
+    for name in names:
+        if name not in allowed:
+            raise InvalidRequest(
+                f"unknown status {name!r}; allowed: {', '.join(allowed)}", field="status"
+            )
+    return tuple(dict.fromkeys(RunStatus(n) for n in names))
+
+
+@router.get("", response_model=RunPage, responses=ERROR_RESPONSES)
+async def list_runs(
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
+    statuses: Annotated[
+        list[str] | None,
+        Query(
+            alias="status",
+            description="Repeat it or separate with commas: `status=failed,crashed`.",
+        ),
+    ] = None,
+    job_type: JobType | None = None,
+    schedule_id: uuid.UUID | None = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Created at or after (ISO 8601, with offset).")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="Created before (ISO 8601, with offset).")
+    ] = None,
+    owner: Annotated[
+        str | None,
+        Query(max_length=64, description="Admins only: one user's runs; others see none."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RunPage:
+    """The caller's runs, newest first (an admin's: everyone's), filtered and paged."""
+    return await service.list_runs(
+        state,
+        session,
+        user,
+        owner=owner,
+        statuses=parse_statuses(statuses),
+        job_type=job_type,
+        schedule_id=schedule_id,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )
+
+
+# Before /{run_id}, which would otherwise take "statistics" for a malformed run id.
+@router.get("/statistics", response_model=RunStatisticsOut, responses=ERROR_RESPONSES)
+async def run_statistics(
+    session: SessionDep,
+    user: CurrentUser,
+    days: Annotated[int, Query(ge=1, le=365, description="The window: the last N days.")] = 30,
+) -> RunStatisticsOut:
+    """Counts, success rate and timing percentiles of the caller's runs over the last days.
+
+    Scope: the caller's runs (an admin's: everyone's) created in the last `days` days.
+    `success_rate` = completed / (completed + failed + crashed), null when no run has
+    ended that way. Per job type, `duration_seconds` = finished_at - started_at over runs
+    that started and finished; `start_lateness_seconds` = started_at - (scheduled_for of
+    a scheduled run, else created_at) over runs that started. Percentiles interpolate
+    linearly between ranks, like numpy's default; null when there is nothing to measure.
+    """
+    return await service.statistics(session, user, days)
 
 
 @router.get("/{run_id}", response_model=RunOut, responses=ERROR_RESPONSES)
@@ -55,6 +140,28 @@ async def cancel_run(
     run, detail = await service.cancel(state, session, user, run_id)
     refreshed = await service.get_visible_run(session, user, run.id)
     return CancelAccepted(run_id=run.id, status=refreshed.status.value, detail=detail)
+
+
+@router.post(
+    "/{run_id}/rerun",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunAccepted,
+    responses={
+        **ERROR_RESPONSES,
+        409: {"model": ErrorOut, "description": "The run is still pending or running"},
+    },
+)
+async def rerun_run(
+    run_id: uuid.UUID,
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> RunAccepted:
+    """Run a finished run again from its exact snapshot, as a new run of the same owner."""
+    run = await service.rerun(state, session, user, run_id, idempotency_key)
+    return accepted(run, response)
 
 
 @router.get(

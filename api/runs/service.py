@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.runs.schemas import RunOut
+from api.runs.schemas import RunOut, RunPage, RunStatisticsOut, RunSummary
 from api.state import AppState
 from flowdesk.accounts.service import Principal
 from flowdesk.db.models import JobType, Run, RunStatus, User
 from flowdesk.db.types import utcnow
-from flowdesk.errors import RunNotCancellable, RunNotFound, ServiceUnavailable
+from flowdesk.errors import (
+    InvalidRequest,
+    RunNotCancellable,
+    RunNotFound,
+    RunNotRerunnable,
+    ServiceUnavailable,
+)
 from flowdesk.runs import repository
 from flowdesk.runs.reconcile import reconcile_run
+from flowdesk.runs.statistics import summarize
 from flowdesk.runs.submission import create_flow_run
 
 logger = logging.getLogger(__name__)
@@ -32,11 +39,13 @@ async def submit(
     snapshot: dict[str, Any],
     priority: str,
     idempotency_key: str | None,
+    rerun_of: uuid.UUID | None = None,
 ) -> Run:
     """Insert the run, then create its Prefect flow run; 503 and no row if Prefect fails.
 
-    The insert is committed in its own unit of work before Prefect is called, because the
-    flow run may start (and claim the row) before this request returns.
+    The run belongs to `principal`. The insert is committed in its own unit of work before
+    Prefect is called, because the flow run may start (and claim the row) before this
+    request returns. Every run goes to its job type's ad-hoc deployment, reruns included.
     """
     owner_id = uuid.UUID(principal.user_id)
     run = Run(
@@ -49,6 +58,7 @@ async def submit(
         snapshot=snapshot,
         artifacts=[],
         idempotency_key=idempotency_key,
+        rerun_of=rerun_of,
     )
     async with state.sessions() as session:
         if idempotency_key is not None:
@@ -150,3 +160,87 @@ async def cancel(
         )
         return run, "cancelled"
     return run, "Prefect is stopping the flow run; poll the run for `cancelled`"
+
+
+async def list_runs(
+    state: AppState,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    owner: str | None,
+    statuses: tuple[RunStatus, ...],
+    job_type: JobType | None,
+    schedule_id: uuid.UUID | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> RunPage:
+    """The caller's runs (an admin's: everyone's, or `owner`'s), newest first, one page."""
+    if since is not None and until is not None and since > until:
+        raise InvalidRequest(
+            f"since ({since.isoformat()}) is after until ({until.isoformat()})", field="since"
+        )
+    page = RunPage(items=[], total=0, limit=limit, offset=offset)
+    if not principal.is_admin and owner not in (None, principal.name):
+        # Other users' runs do not exist for a non-admin: an empty page, as for a filter
+        # that matches nothing, rather than an error that confirms the user exists.
+        return page
+    where = repository.RunFilter(
+        owner_id=None if principal.is_admin else uuid.UUID(principal.user_id),
+        owner_name=owner if principal.is_admin else None,
+        statuses=statuses,
+        job_type=job_type,
+        schedule_id=schedule_id,
+        since=since,
+        until=until,
+    )
+    rows = await repository.list_page(session, where, limit=limit, offset=offset)
+    page.items = [RunSummary.from_run(run, name, state.settings.prefect_ui) for run, name in rows]
+    page.total = await repository.count(session, where)
+    return page
+
+
+async def rerun(
+    state: AppState,
+    session: AsyncSession,
+    principal: Principal,
+    run_id: uuid.UUID,
+    idempotency_key: str | None,
+) -> Run:
+    """Submit a finished run again from its exact snapshot, as a new run of its owner.
+
+    An admin rerunning another user's run creates it for that user: the snapshot, and so
+    the work, stays theirs. A scheduled original is rerun ad hoc, outside its schedule.
+    """
+    original = await get_visible_run(session, principal, run_id)
+    if not original.status.is_terminal and await reconcile_run(session, state.prefect, original):
+        # Prefect had finished it without a hook telling us; the row now says how.
+        original = await get_visible_run(session, principal, run_id)
+    if not original.status.is_terminal:
+        raise RunNotRerunnable(
+            f"run {run_id} is still {original.status.value}; only a finished run (completed, "
+            "failed, cancelled, crashed or skipped) can be rerun: cancel it or wait"
+        )
+    owner = await session.get(User, original.owner_id)
+    assert owner is not None  # runs.owner_id is a foreign key to users
+    return await submit(
+        state,
+        # Submitted as the owner: the new row and the flow run's owner tag are theirs.
+        Principal(user_id=str(owner.id), name=owner.name, is_admin=owner.is_admin),
+        job_type=original.job_type,
+        target=original.target,
+        snapshot=original.snapshot,
+        priority=original.priority,
+        idempotency_key=idempotency_key,
+        rerun_of=original.id,
+    )
+
+
+async def statistics(session: AsyncSession, principal: Principal, days: int) -> RunStatisticsOut:
+    """Counts and timing percentiles of the caller's runs (an admin's: everyone's)."""
+    since = utcnow() - timedelta(days=days)
+    owner_id = None if principal.is_admin else uuid.UUID(principal.user_id)
+    counts = await repository.counts_by_status_and_type(session, since, owner_id)
+    started = await repository.started_times(session, since, owner_id)
+    return RunStatisticsOut.from_statistics(summarize(counts, started), days, since)

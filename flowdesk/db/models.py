@@ -43,6 +43,8 @@ class RunStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     CRASHED = "crashed"
+    # A schedule tick that was not run, with the reason: market closed, stale, superseded.
+    SKIPPED = "skipped"
 
     @property
     def is_terminal(self) -> bool:
@@ -96,6 +98,35 @@ class ApiKey(Base):
     user: Mapped[User] = relationship(back_populates="keys")
 
 
+class Schedule(Base):
+    """A user's cron schedule; Prefect runs it through a deployment of its own."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "name", name="uq_schedules_owner_name"),
+        Index("ix_schedules_owner_created", "owner_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(128))
+    # The Prefect deployment's name: unique, readable, stable across renames.
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    job_type: Mapped[JobType] = mapped_column(_str_enum(JobType))
+    target: Mapped[str] = mapped_column(String(128))
+    task_params: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    cron: Mapped[str] = mapped_column(String(128))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    calendar: Mapped[str | None] = mapped_column(String(32), default=None)
+    catchup: Mapped[str] = mapped_column(String(16), default="latest")
+    stale_after_seconds: Mapped[int] = mapped_column(default=3600)
+    priority: Mapped[str] = mapped_column(String(16), default="default")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    prefect_deployment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 class Run(Base):
     __tablename__ = "runs"
     __table_args__ = (
@@ -105,6 +136,7 @@ class Run(Base):
         UniqueConstraint("schedule_id", "scheduled_for", name="uq_runs_schedule_tick"),
         Index("ix_runs_owner_created", "owner_id", "created_at"),
         Index("ix_runs_status_created", "status", "created_at"),
+        Index("ix_runs_schedule_created", "schedule_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -117,6 +149,8 @@ class Run(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     artifacts: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Why a run was skipped (or another non-error reason for its status).
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), default=None)
     prefect_flow_run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None, index=True)
     prefect_deployment: Mapped[str | None] = mapped_column(String(256), default=None)

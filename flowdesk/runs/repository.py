@@ -3,16 +3,71 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
-from flowdesk.db.models import JobType, Run, RunStatus
+from flowdesk.db.models import JobType, Run, RunStatus, User
 from flowdesk.db.types import utcnow
+from flowdesk.runs.statistics import RunTimes
 
 _OPEN = (RunStatus.PENDING, RunStatus.RUNNING)
+
+# What a run listing shows: everything but the snapshot, result and artifacts, which
+# can be large (a snapshot of us_large_caps holds 500 tickers).
+_SUMMARY_COLUMNS = (
+    Run.id,
+    Run.owner_id,
+    Run.job_type,
+    Run.target,
+    Run.status,
+    Run.priority,
+    Run.error,
+    Run.reason,
+    Run.prefect_flow_run_id,
+    Run.prefect_deployment,
+    Run.schedule_id,
+    Run.scheduled_for,
+    Run.rerun_of,
+    Run.created_at,
+    Run.started_at,
+    Run.finished_at,
+)
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs a listing shows; None (or empty) leaves that criterion out."""
+
+    owner_id: uuid.UUID | None = None
+    owner_name: str | None = None
+    statuses: tuple[RunStatus, ...] = ()
+    job_type: JobType | None = None
+    schedule_id: uuid.UUID | None = None
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.owner_id is not None:
+            conditions.append(Run.owner_id == self.owner_id)
+        if self.owner_name is not None:
+            conditions.append(User.name == self.owner_name)
+        if self.statuses:
+            conditions.append(Run.status.in_(self.statuses))
+        if self.job_type is not None:
+            conditions.append(Run.job_type == self.job_type)
+        if self.schedule_id is not None:
+            conditions.append(Run.schedule_id == self.schedule_id)
+        if self.since is not None:
+            conditions.append(Run.created_at >= self.since)
+        if self.until is not None:
+            conditions.append(Run.created_at < self.until)
+        return conditions
 
 
 async def add(session: AsyncSession, run: Run) -> Run:
@@ -86,7 +141,7 @@ async def record_result(
 
 async def finish(
     session: AsyncSession,
-    run_id: uuid.UUID,
+    run_id: uuid.UUID | None,
     status: RunStatus,
     *,
     error: str | None = None,
@@ -95,11 +150,15 @@ async def finish(
     """Move an open run to a terminal status once; False if it was already finished.
 
     With `flow_run_id`, only the flow run that owns the row may finish it, so a duplicate
-    flow run that lost the claim cannot overwrite the outcome.
+    flow run that lost the claim cannot overwrite the outcome; with `run_id` None, the
+    row is found by that flow run alone (a schedule's tick has no run id parameter).
     """
     assert status.is_terminal
+    assert run_id is not None or flow_run_id is not None
     now = utcnow()
-    conditions = [Run.id == run_id, Run.status.in_(_OPEN)]
+    conditions: list[ColumnElement[bool]] = [Run.status.in_(_OPEN)]
+    if run_id is not None:
+        conditions.append(Run.id == run_id)
     if flow_run_id is not None:
         conditions.append(Run.prefect_flow_run_id == flow_run_id)
     values: dict[str, Any] = {"status": status, "finished_at": now, "updated_at": now}
@@ -122,7 +181,57 @@ async def counts_by_status_and_type(
     if owner_id is not None:
         query = query.where(Run.owner_id == owner_id)
     result = await session.execute(query)
-    return [(status, job_type, count) for status, job_type, count in result.tuples()]
+    return [(status, job_type, count) for status, job_type, count in result]
+
+
+async def list_page(
+    session: AsyncSession, where: RunFilter, *, limit: int, offset: int
+) -> list[tuple[Run, str]]:
+    """One page of runs, newest first, each with its owner's name; no snapshot or result.
+
+    The other columns are not loaded, and touching one raises instead of querying again.
+    """
+    result = await session.execute(
+        select(Run, User.name)
+        .join(User, User.id == Run.owner_id)
+        .options(load_only(*_SUMMARY_COLUMNS, raiseload=True))
+        .where(*where.conditions())
+        # The id breaks ties between runs created in the same microsecond, so pages
+        # neither repeat nor skip a run.
+        .order_by(Run.created_at.desc(), Run.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(run, name) for run, name in result]
+
+
+async def count(session: AsyncSession, where: RunFilter) -> int:
+    """How many runs the filter matches, over all pages."""
+    query = select(func.count()).select_from(Run)
+    if where.owner_name is not None:
+        query = query.join(User, User.id == Run.owner_id)
+    result = await session.execute(query.where(*where.conditions()))
+    return int(result.scalar_one())
+
+
+async def started_times(
+    session: AsyncSession, since: datetime, owner_id: uuid.UUID | None = None
+) -> list[RunTimes]:
+    """The timestamps of every run created since `since` that started (for statistics).
+
+    Timestamps, not SQL differences, so the query is the same on Postgres and SQLite.
+    """
+    query = select(
+        Run.job_type, Run.created_at, Run.scheduled_for, Run.started_at, Run.finished_at
+    ).where(Run.created_at >= since, Run.started_at.is_not(None))
+    if owner_id is not None:
+        query = query.where(Run.owner_id == owner_id)
+    result = await session.execute(query)
+    times = []
+    for job_type, created_at, scheduled_for, started_at, finished_at in result:
+        assert started_at is not None  # the query takes started runs only
+        times.append(RunTimes(job_type, created_at, scheduled_for, started_at, finished_at))
+    return times
 
 
 async def recent_failures(session: AsyncSession, since: datetime, limit: int) -> list[Run]:

@@ -22,15 +22,14 @@ from flowdesk.schedules.calendars import (
     next_trading_day,
     validate_calendar,
 )
+from flowdesk.schedules.durations import format_duration, parse_duration
 from flowdesk.schedules.timing import (
     Catchup,
     RunIt,
     SkipIt,
     check_min_interval,
     decide,
-    format_duration,
     next_fire_times,
-    parse_duration,
     validate_cron,
     validate_timezone,
 )

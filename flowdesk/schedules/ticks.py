@@ -1,0 +1,105 @@
+"""Recording a schedule's tick as a run when its flow run starts.
+
+The snapshot is resolved now (the set's tickers at this moment), the missed-run policy
+decides between running and skipping, and the unique `(schedule_id, scheduled_for)`
+makes a second flow run for the same tick a recorded no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flowdesk.db.models import JobType, Run, RunStatus, User
+from flowdesk.errors import ConfigError, InvalidRequest
+from flowdesk.schedules import repository
+from flowdesk.schedules.params import resolve_snapshot
+from flowdesk.schedules.timing import Catchup, SkipIt, decide
+from flowdesk.screener_sets import get_catalog_store
+from flowdesk.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+async def record_tick(
+    session: AsyncSession,
+    *,
+    job_type: JobType,
+    params: dict[str, Any],
+    flow_run_id: uuid.UUID,
+    deployment: str,
+    scheduled_for: datetime,
+    now: datetime,
+) -> Run | None:
+    """The tick's run, claimed by this flow run if it is to execute; None when this flow
+    run has nothing to do (tick skipped, failed to resolve, already recorded, or the
+    schedule is gone)."""
+    schedule = await repository.get(session, uuid.UUID(params["schedule_id"]))
+    if schedule is None:
+        logger.warning(
+            "schedule %s no longer exists; tick %s ignored", params["schedule_id"], scheduled_for
+        )
+        return None
+    settings = get_settings()
+    decision = await decide(
+        scheduled_for=scheduled_for,
+        now=now,
+        cron=schedule.cron,
+        timezone=schedule.timezone,
+        calendar=schedule.calendar,
+        catchup=Catchup(schedule.catchup),
+        stale_after=timedelta(seconds=schedule.stale_after_seconds),
+        grace=timedelta(seconds=settings.schedule_grace_seconds),
+    )
+    owner = await session.get(User, schedule.owner_id)
+    run = Run(
+        id=uuid.uuid4(),
+        owner_id=schedule.owner_id,
+        job_type=job_type,
+        target=params["target"],
+        priority=schedule.priority,
+        artifacts=[],
+        schedule_id=schedule.id,
+        scheduled_for=scheduled_for,
+        prefect_flow_run_id=flow_run_id,
+        prefect_deployment=deployment,
+        started_at=now,
+    )
+    try:
+        run.snapshot = resolve_snapshot(
+            job_type,
+            params["target"],
+            params["task_params"],
+            catalog=get_catalog_store().get(),
+            settings=settings,
+            submitted_by=f"schedule {schedule.name!r} of {owner.name if owner else '?'}",
+            at=now,
+        )
+        run.status = RunStatus.RUNNING
+    except (InvalidRequest, ConfigError) as exc:
+        # The set or report type went away since the schedule was saved: record why.
+        run.snapshot = {
+            "job_type": job_type.value,
+            "target": params["target"],
+            "task_params": params["task_params"],
+        }
+        run.status, run.error, run.finished_at = RunStatus.FAILED, exc.detail, now
+    if isinstance(decision, SkipIt):
+        run.status, run.reason, run.finished_at = RunStatus.SKIPPED, decision.reason, now
+    session.add(run)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        logger.warning(
+            "tick %s of schedule %s is already recorded by another flow run",
+            scheduled_for,
+            schedule.id,
+        )
+        return None
+    return run if run.status is RunStatus.RUNNING else None

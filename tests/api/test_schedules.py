@@ -1,0 +1,365 @@
+"""Schedules over real HTTP, checked against Prefect's own view of each deployment."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.states import Scheduled
+
+from tests.stack import ROOT, Stack
+
+SEED_EXAMPLE = {
+    "name": "Daily Tech Screener",
+    "job_type": "screener",
+    "target": "tech_majors",
+    "task_params": {
+        "filter_criteria": {
+            "market_cap_min": 1000000000,
+            "pe_ratio_max": 25,
+            "return_on_equity_min": 0.15,
+        },
+        "top_n": 20,
+    },
+    "cron": "0 9 * * *",
+    "enabled": True,
+}
+
+
+def schedule_body(**overrides: Any) -> dict[str, Any]:
+    body = {**SEED_EXAMPLE, "name": f"s-{uuid.uuid4().hex[:8]}"}
+    body.update(overrides)
+    return body
+
+
+def create(client: httpx.Client, **overrides: Any) -> dict[str, Any]:
+    response = client.post("/api/schedules", json=schedule_body(**overrides))
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def prefect_view(stack: Stack, deployment_id: str) -> dict[str, Any]:
+    """The deployment's schedules and its future scheduled flow runs, as Prefect has them."""
+    async with PrefectClient(stack.prefect_api_url) as client:
+        deployment = await client.read_deployment(uuid.UUID(deployment_id))
+        flow_runs = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+            ),
+        )
+    return {
+        "schedules": deployment.schedules,
+        "scheduled": sorted(
+            (fr.expected_start_time, fr.id) for fr in flow_runs if fr.expected_start_time
+        ),
+        "name": deployment.name,
+        "work_queue": deployment.work_queue_name,
+    }
+
+
+def schedule_runs(client: httpx.Client, schedule_id: str) -> list[dict[str, Any]]:
+    response = client.get("/api/runs", params={"schedule_id": schedule_id, "limit": 200})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def wait_for_schedule_runs(
+    client: httpx.Client, schedule_id: str, count: int, timeout: float = 120
+) -> list[dict[str, Any]]:
+    """Wait until the schedule has `count` finished runs."""
+    deadline = time.monotonic() + timeout
+    runs: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        runs = schedule_runs(client, schedule_id)
+        finished = [r for r in runs if r["status"] not in ("pending", "running")]
+        if len(finished) >= count:
+            return runs
+        time.sleep(1)
+    raise AssertionError(f"schedule {schedule_id}: {len(runs)} runs after {timeout} s: {runs}")
+
+
+class TestCreate:
+    def test_seed_example_creates_its_own_deployment_with_a_slugged_schedule(
+        self, alice: httpx.Client, stack: Stack
+    ) -> None:
+        created = create(alice, name="Daily Tech Screener")
+        assert created["timezone"] == "UTC"
+        assert created["catchup"] == "latest"
+        assert created["stale_after"] == "1h"
+        fire_times = [datetime.fromisoformat(t) for t in created["next_fire_times"]]
+        assert len(fire_times) == 5
+        assert all(t.astimezone(UTC).hour == 9 and t.minute == 0 for t in fire_times)
+        assert fire_times == sorted(fire_times)
+        seen = run(prefect_view(stack, created["prefect"]["deployment_id"]))
+        (prefect_schedule,) = seen["schedules"]
+        assert prefect_schedule.slug  # `prefect deploy` keeps slugged schedules
+        assert prefect_schedule.active
+        assert prefect_schedule.schedule.cron == "0 9 * * *"
+        assert prefect_schedule.parameters["schedule"]["schedule_id"] == created["id"]
+        assert prefect_schedule.parameters["schedule"]["target"] == "tech_majors"
+        assert seen["name"] == created["slug"]
+        # Prefect's own upcoming runs (it keeps at least 3) are the ticks the API previews.
+        upcoming = [t for t, _ in seen["scheduled"]][:5]
+        assert len(upcoming) >= 3
+        assert upcoming == fire_times[: len(upcoming)]
+
+    def test_new_york_schedule_fires_at_nine_local(self, alice: httpx.Client) -> None:
+        created = create(alice, timezone="America/New_York")
+        for fire in created["next_fire_times"]:
+            local = datetime.fromisoformat(fire).astimezone(ZoneInfo("America/New_York"))
+            assert (local.hour, local.minute) == (9, 0)
+
+    def test_calendar_previews_only_trading_days(self, alice: httpx.Client) -> None:
+        created = create(alice, cron="0 15 * * *", calendar="XNYS")
+        days = [datetime.fromisoformat(t).date() for t in created["next_fire_times"]]
+        assert all(d.weekday() < 5 for d in days)
+        assert datetime(2026, 11, 26).date() not in days  # Thanksgiving
+
+
+class TestValidation:
+    @pytest.mark.parametrize(
+        ("overrides", "field"),
+        [
+            ({"cron": "61 9 * * *"}, "cron"),
+            ({"cron": "*/10 * * * * *"}, "cron"),
+            ({"cron": "every day"}, "cron"),
+            ({"timezone": "Mars/Olympus"}, "timezone"),
+            ({"calendar": "XMARS"}, "calendar"),
+            ({"target": "no_such_set"}, "target"),
+            ({"task_params": {"top_n": 0}}, "task_params.top_n"),
+            ({"task_params": {"filter_criteria": {"pe_ratio_maxx": 3}}}, "task_params"),
+            ({"stale_after": "soon"}, "stale_after"),
+            ({"catchup": "sometimes"}, "catchup"),
+            ({"job_type": "report", "target": "nope"}, "target"),
+        ],
+    )
+    def test_bad_input_is_422_naming_the_field(
+        self, alice: httpx.Client, overrides: dict[str, Any], field: str
+    ) -> None:
+        response = alice.post("/api/schedules", json=schedule_body(**overrides))
+        assert response.status_code == 422, response.text
+        fields = [f["field"] for f in response.json()["fields"]]
+        assert any(f.startswith(field) for f in fields), fields
+
+    def test_duplicate_name_is_409(self, alice: httpx.Client) -> None:
+        created = create(alice)
+        response = alice.post("/api/schedules", json=schedule_body(name=created["name"]))
+        assert response.status_code == 409, response.text
+        assert response.json()["error"] == "ScheduleExists"
+
+    def test_quota_is_enforced(self, stack: Stack) -> None:
+        quota = int(stack.env["FLOWDESK_SCHEDULE_QUOTA"])
+        key = stack.create_user(f"quota-{uuid.uuid4().hex[:6]}")
+        with httpx.Client(
+            base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as client:
+            for _ in range(quota):
+                create(client)
+            response = client.post("/api/schedules", json=schedule_body())
+        assert response.status_code == 409, response.text
+        assert response.json()["error"] == "ScheduleQuotaExceeded"
+
+
+class TestOwnership:
+    def test_another_users_schedule_is_404(self, alice: httpx.Client, bob: httpx.Client) -> None:
+        created = create(alice)
+        url = f"/api/schedules/{created['id']}"
+        assert bob.get(url).status_code == 404
+        assert bob.put(url, json=schedule_body()).status_code == 404
+        assert bob.delete(url).status_code == 404
+        assert alice.get(url).status_code == 200
+
+    def test_listing_is_scoped_and_filtered(
+        self, alice: httpx.Client, bob: httpx.Client, admin: httpx.Client
+    ) -> None:
+        mine = create(alice, job_type="report", target="system_status", task_params={})
+        theirs = create(bob)
+        alice_ids = {s["id"] for s in alice.get("/api/schedules?limit=200").json()["items"]}
+        assert mine["id"] in alice_ids
+        assert theirs["id"] not in alice_ids
+        reports = alice.get("/api/schedules", params={"job_type": "report"}).json()["items"]
+        assert {s["job_type"] for s in reports} == {"report"}
+        everyone = admin.get("/api/schedules", params={"limit": 200}).json()
+        assert {mine["id"], theirs["id"]} <= {s["id"] for s in everyone["items"]}
+        page = alice.get("/api/schedules", params={"limit": 1}).json()
+        assert len(page["items"]) == 1
+        assert page["total"] >= 1
+
+
+class TestEdit:
+    def test_put_moves_prefect_schedule_and_its_future_runs(
+        self, alice: httpx.Client, stack: Stack
+    ) -> None:
+        created = create(alice)
+        before = run(prefect_view(stack, created["prefect"]["deployment_id"]))
+        response = alice.put(
+            f"/api/schedules/{created['id']}",
+            json=schedule_body(name=created["name"], cron="30 14 * * 1-5", priority="high"),
+        )
+        assert response.status_code == 200, response.text
+        updated = response.json()
+        after = run(prefect_view(stack, created["prefect"]["deployment_id"]))
+        assert after["schedules"][0].schedule.cron == "30 14 * * 1-5"
+        assert after["work_queue"] == "high"
+        old_ids = {i for _, i in before["scheduled"]}
+        assert not old_ids & {i for _, i in after["scheduled"]}, "old future runs removed"
+        new_times = [t for t, _ in after["scheduled"]]
+        assert new_times, "the new ticks are scheduled at once, not after the scheduler loop"
+        assert all((t.hour, t.minute) == (14, 30) and t.weekday() < 5 for t in new_times)
+        previewed = [datetime.fromisoformat(t) for t in updated["next_fire_times"]]
+        assert new_times[:5] == previewed[: len(new_times[:5])]
+
+    def test_pause_and_resume(self, alice: httpx.Client, stack: Stack) -> None:
+        created = create(alice)
+        url = f"/api/schedules/{created['id']}"
+        paused = alice.put(url, json=schedule_body(name=created["name"], enabled=False)).json()
+        assert paused["enabled"] is False
+        assert paused["next_fire_times"] == []
+        seen = run(prefect_view(stack, created["prefect"]["deployment_id"]))
+        assert seen["schedules"][0].active is False
+        assert seen["scheduled"] == []
+        alice.put(url, json=schedule_body(name=created["name"], enabled=True))
+        seen = run(prefect_view(stack, created["prefect"]["deployment_id"]))
+        assert seen["schedules"][0].active is True
+        assert seen["scheduled"]
+
+    def test_editing_one_users_schedule_leaves_anothers_next_run_in_place(
+        self, alice: httpx.Client, bob: httpx.Client, stack: Stack
+    ) -> None:
+        hers = create(alice)
+        his = create(bob)
+        before = run(prefect_view(stack, his["prefect"]["deployment_id"]))
+        alice.put(f"/api/schedules/{hers['id']}", json=schedule_body(cron="15 10 * * *"))
+        alice.put(f"/api/schedules/{hers['id']}", json=schedule_body(enabled=False))
+        after = run(prefect_view(stack, his["prefect"]["deployment_id"]))
+        assert after["scheduled"] == before["scheduled"]
+
+    def test_delete_removes_deployment_and_future_runs(
+        self, alice: httpx.Client, stack: Stack
+    ) -> None:
+        created = create(alice)
+        response = alice.delete(f"/api/schedules/{created['id']}")
+        assert response.status_code == 204
+        assert alice.get(f"/api/schedules/{created['id']}").status_code == 404
+
+        async def deployment_gone() -> bool:
+            async with PrefectClient(stack.prefect_api_url) as client:
+                try:
+                    await client.read_deployment(uuid.UUID(created["prefect"]["deployment_id"]))
+                except Exception:  # ObjectNotFound
+                    return True
+            return False
+
+        assert run(deployment_gone())
+
+
+class TestPrefectDeploy:
+    def test_prefect_deploy_all_leaves_api_schedules_intact(
+        self, alice: httpx.Client, stack: Stack
+    ) -> None:
+        created = create(alice)
+        before = run(prefect_view(stack, created["prefect"]["deployment_id"]))
+        result = subprocess.run(
+            [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"],
+            cwd=ROOT,
+            env={**os.environ, **stack.env},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        after = run(prefect_view(stack, created["prefect"]["deployment_id"]))
+        assert [s.id for s in after["schedules"]] == [s.id for s in before["schedules"]]
+        assert after["scheduled"] == before["scheduled"]
+
+
+async def _make_tick(stack: Stack, deployment_id: str, at: datetime) -> uuid.UUID:
+    """A flow run for the schedule's tick at `at`, as Prefect's scheduler would make it."""
+    async with PrefectClient(stack.prefect_api_url) as client:
+        deployment = await client.read_deployment(uuid.UUID(deployment_id))
+        flow_run = await client.create_flow_run_from_deployment(
+            deployment.id,
+            parameters=deployment.schedules[0].parameters,
+            state=Scheduled(scheduled_time=at),
+        )
+    return flow_run.id
+
+
+class TestTicks:
+    def test_schedule_due_within_the_minute_fires_and_completes(self, alice: httpx.Client) -> None:
+        created = create(alice, cron="* * * * *", task_params={"top_n": 5})
+        (first, *_) = wait_for_schedule_runs(alice, created["id"], 1, timeout=150)
+        assert first["status"] == "completed", first
+        assert first["scheduled_for"] is not None
+        full = alice.get(f"/api/runs/{first['run_id']}").json()
+        assert len(full["snapshot"]["tickers"]) == 50  # the set expanded when it started
+        alice.delete(f"/api/schedules/{created['id']}")
+
+    def test_two_flow_runs_for_one_tick_give_one_run(
+        self, alice: httpx.Client, stack: Stack
+    ) -> None:
+        created = create(alice, cron="0 0 1 1 *")
+        tick = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+        deployment_id = created["prefect"]["deployment_id"]
+        run(_make_tick(stack, deployment_id, tick))
+        run(_make_tick(stack, deployment_id, tick))
+        runs = wait_for_schedule_runs(alice, created["id"], 1)
+        time.sleep(15)  # let the second flow run finish too
+        runs = schedule_runs(alice, created["id"])
+        assert len(runs) == 1, runs
+        assert runs[0]["status"] == "completed"
+        assert datetime.fromisoformat(runs[0]["scheduled_for"]) == tick
+
+    def test_holiday_tick_is_skipped_with_the_reason(
+        self, alice: httpx.Client, stack: Stack
+    ) -> None:
+        created = create(alice, cron="0 15 * * *", calendar="XNYS")
+        # A past tick, so the worker takes it now: Labor Day, a Monday the NYSE is shut.
+        labor_day = datetime(2026, 9, 7, 15, 0, tzinfo=UTC)
+        run(_make_tick(stack, created["prefect"]["deployment_id"], labor_day))
+        (only,) = wait_for_schedule_runs(alice, created["id"], 1)
+        assert only["status"] == "skipped"
+        assert "XNYS is closed on 2026-09-07" in only["reason"]
+
+    def test_missed_ticks_run_latest_only_and_stale_ones_are_skipped(
+        self, alice: httpx.Client, stack: Stack
+    ) -> None:
+        created = create(alice, cron="*/5 * * * *", catchup="latest", stale_after="20m")
+        now = datetime.now(UTC)
+        last = now.replace(second=0, microsecond=0) - timedelta(minutes=now.minute % 5)
+        ticks = [last - timedelta(minutes=5 * k) for k in (0, 1, 5)]  # now-ish, 5, 25 min ago
+        for tick in ticks:
+            run(_make_tick(stack, created["prefect"]["deployment_id"], tick))
+        runs = wait_for_schedule_runs(alice, created["id"], len(ticks))
+        by_tick = {datetime.fromisoformat(r["scheduled_for"]): r for r in runs}
+        assert by_tick[ticks[0]]["status"] == "completed"
+        assert by_tick[ticks[1]]["status"] == "skipped"
+        assert "superseded" in by_tick[ticks[1]]["reason"]
+        assert by_tick[ticks[2]]["status"] == "skipped"
+        assert "stale" in by_tick[ticks[2]]["reason"]
+        alice.delete(f"/api/schedules/{created['id']}")
