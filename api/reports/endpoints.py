@@ -9,9 +9,8 @@ from api.deps import CurrentUser, StateDep
 from api.errors import ERROR_RESPONSES, field_errors, invalid_request
 from api.reports.schemas import ReportRunRequest, ReportType
 from api.runs import service
-from api.runs.endpoints import accepted
+from api.runs.endpoints import IdempotencyKey, accepted
 from api.runs.schemas import RunAccepted
-from api.screeners.endpoints import IdempotencyKey
 from flowdesk.db.models import JobType
 from flowdesk.reports.registry import REPORT_TYPES, parse_report_params
 from flowdesk.runs.snapshots import report_snapshot

@@ -40,6 +40,8 @@ async def submit(
     priority: str,
     idempotency_key: str | None,
     rerun_of: uuid.UUID | None = None,
+    schedule_id: uuid.UUID | None = None,
+    deployment: str | None = None,
 ) -> Run:
     """Insert the run, then create its Prefect flow run; 503 and no row if Prefect fails.
 
@@ -59,6 +61,8 @@ async def submit(
         artifacts=[],
         idempotency_key=idempotency_key,
         rerun_of=rerun_of,
+        schedule_id=schedule_id,
+        prefect_deployment=deployment,
     )
     async with state.sessions() as session:
         if idempotency_key is not None:

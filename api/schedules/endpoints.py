@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Response, status
 
 from api.deps import CurrentUser, SessionDep, StateDep
 from api.errors import ERROR_RESPONSES, ErrorOut
+from api.runs.endpoints import IdempotencyKey, accepted
+from api.runs.schemas import RunAccepted
 from api.schedules import service
 from api.schedules.schemas import ScheduleIn, ScheduleOut, SchedulePage
 from flowdesk.db.models import JobType
@@ -79,6 +81,26 @@ async def replace_schedule(
     """Replace a schedule; `enabled: false` pauses it, `true` resumes it."""
     schedule = await service.update(state, session, user, schedule_id, body)
     return await service.to_out(session, state.settings, schedule)
+
+
+@router.post(
+    "/{schedule_id}/trigger",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunAccepted,
+    responses=ERROR_RESPONSES,
+)
+async def trigger_schedule(
+    schedule_id: uuid.UUID,
+    state: StateDep,
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> RunAccepted:
+    """Run a schedule now with its parameters; the run records the schedule id."""
+    schedule = await service.get_visible(session, user, schedule_id)
+    run = await service.trigger(state, session, user, schedule, idempotency_key)
+    return accepted(run, response)
 
 
 @router.delete("/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERROR_RESPONSES)

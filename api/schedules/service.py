@@ -10,10 +10,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.runs import service as runs_service
 from api.schedules.schemas import DeploymentLink, ScheduleIn, ScheduleOut
 from api.state import AppState
 from flowdesk.accounts.service import Principal
-from flowdesk.db.models import JobType, Schedule, User
+from flowdesk.db.models import JobType, Run, Schedule, User
 from flowdesk.errors import (
     InvalidRequest,
     ScheduleExists,
@@ -23,7 +24,7 @@ from flowdesk.errors import (
 from flowdesk.schedules import deployments, repository
 from flowdesk.schedules.calendars import validate_calendar
 from flowdesk.schedules.durations import format_duration, parse_duration
-from flowdesk.schedules.params import validate_task
+from flowdesk.schedules.params import resolve_snapshot, validate_task
 from flowdesk.schedules.timing import (
     check_min_interval,
     next_fire_times,
@@ -217,6 +218,38 @@ async def delete(
             deployments.delete(state.prefect.client, schedule.prefect_deployment_id),
         )
     await repository.delete(session, schedule)
+
+
+async def trigger(
+    state: AppState,
+    session: AsyncSession,
+    principal: Principal,
+    schedule: Schedule,
+    idempotency_key: str | None,
+) -> Run:
+    """A run now with the schedule's parameters, owned by the schedule's owner."""
+    owner = await _owner_name(session, schedule)
+    snapshot = resolve_snapshot(
+        schedule.job_type,
+        schedule.target,
+        schedule.task_params,
+        catalog=state.catalog.get(),
+        settings=state.settings,
+        submitted_by=f"schedule {schedule.name!r} of {owner}, triggered by {principal.name}",
+    )
+    return await runs_service.submit(
+        state,
+        Principal(user_id=str(schedule.owner_id), name=owner, is_admin=False),
+        job_type=schedule.job_type,
+        target=schedule.target,
+        snapshot=snapshot,
+        priority=schedule.priority,
+        idempotency_key=idempotency_key,
+        schedule_id=schedule.id,
+        deployment=(
+            f"{schedule.job_type.value}/{schedule.slug}" if schedule.prefect_deployment_id else None
+        ),
+    )
 
 
 async def _owner_name(session: AsyncSession, schedule: Schedule) -> str:

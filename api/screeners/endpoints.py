@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Response, status
 
 from api.deps import CurrentUser, StateDep
 from api.errors import ERROR_RESPONSES
 from api.runs import service
-from api.runs.endpoints import accepted
+from api.runs.endpoints import IdempotencyKey, accepted
 from api.runs.schemas import RunAccepted
 from api.screeners.schemas import ScreenerRunRequest
 from flowdesk.db.models import JobType
 from flowdesk.runs.snapshots import screener_snapshot
 
 router = APIRouter(prefix="/api/screeners", tags=["screeners"])
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        max_length=128,
-        description="Retry-safe submission: the same key returns the same run.",
-    ),
-]
 
 
 @router.post(

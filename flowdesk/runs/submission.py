@@ -14,7 +14,8 @@ ADHOC_DEPLOYMENTS = {JobType.SCREENER: "screener/adhoc", JobType.REPORT: "report
 async def create_flow_run(prefect: PrefectGateway, run: Run, owner: str) -> tuple[FlowRun, str]:
     """The flow run for `run` and its deployment; the run id is the idempotency key, so
     calling this again for the same run returns the same flow run."""
-    deployment = ADHOC_DEPLOYMENTS[run.job_type]
+    # A schedule's manual trigger runs on the schedule's own deployment.
+    deployment = run.prefect_deployment or ADHOC_DEPLOYMENTS[run.job_type]
     flow_run = await prefect.create_flow_run(
         deployment,
         parameters={"run_id": str(run.id)},

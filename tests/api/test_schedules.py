@@ -25,6 +25,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.states import Scheduled
 
+from tests.factories import wait_for_run
 from tests.stack import ROOT, Stack
 
 SEED_EXAMPLE = {
@@ -363,3 +364,23 @@ class TestTicks:
         assert by_tick[ticks[2]]["status"] == "skipped"
         assert "stale" in by_tick[ticks[2]]["reason"]
         alice.delete(f"/api/schedules/{created['id']}")
+
+
+class TestTrigger:
+    def test_trigger_runs_now_with_the_schedules_parameters(
+        self, alice: httpx.Client, bob: httpx.Client, admin: httpx.Client
+    ) -> None:
+        created = create(alice, task_params={"top_n": 3})
+        response = alice.post(f"/api/schedules/{created['id']}/trigger")
+        assert response.status_code == 202, response.text
+        run_id = response.json()["run_id"]
+        finished = wait_for_run(alice, run_id)
+        assert finished["status"] == "completed", finished
+        assert finished["schedule_id"] == created["id"]
+        assert finished["scheduled_for"] is None
+        assert finished["prefect"]["deployment"] == f"screener/{created['slug']}"
+        assert finished["snapshot"]["top_n"] == 3
+        assert bob.post(f"/api/schedules/{created['id']}/trigger").status_code == 404
+        by_admin = admin.post(f"/api/schedules/{created['id']}/trigger")
+        assert by_admin.status_code == 202
+        assert alice.get(f"/api/runs/{by_admin.json()['run_id']}").json()["owner"] == "alice"
