@@ -1,8 +1,10 @@
 """Domain errors, each carrying the HTTP status the API answers with.
 
     FlowdeskError
-    ├── NotFound (404)            RunNotFound, ScreenerSetNotFound, UserNotFound
-    ├── Conflict (409)            RunNotCancellable, UserExists
+    ├── NotFound (404)            RunNotFound, ScreenerSetNotFound, UserNotFound,
+    │                             ScheduleNotFound
+    ├── Conflict (409)            RunNotCancellable, RunNotRerunnable, UserExists,
+    │                             ScheduleExists, ScheduleQuotaExceeded
     ├── InvalidRequest (422)      the request names a thing that does not exist or cannot be used
     ├── Unauthorized (401)        missing, wrong or revoked API key
     ├── ServiceUnavailable (503)  a dependency (database, Prefect, Redis) cannot be reached
