@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import httpx
 import pytest
 
 from tests import services
-from tests.stack import Stack, drop_databases, start_stack, stop_stack
+from tests.stack import Stack, drop_databases, pause_queue, start_stack, stop_stack
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +57,13 @@ def anonymous(stack: Stack) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def paused_default_queue(stack: Stack) -> Iterator[None]:
+    """The worker takes nothing from the default queue until the test ends."""
+    asyncio.run(pause_queue(stack, paused=True))
+    try:
+        yield
+    finally:
+        asyncio.run(pause_queue(stack, paused=False))

@@ -144,3 +144,12 @@ def stop_stack(stack: Stack, timeout: float = 60) -> int:
 def drop_databases(stack: Stack) -> None:
     for name in stack.databases:
         services.drop_database(name)
+
+
+async def pause_queue(stack: Stack, paused: bool, queue: str = "default") -> None:
+    """Pause or resume one work queue of the `flowdesk` pool: its runs wait while paused."""
+    from prefect.client.orchestration import PrefectClient
+
+    async with PrefectClient(stack.prefect_api_url) as client:
+        found = await client.read_work_queue_by_name(queue, work_pool_name="flowdesk")
+        await client.update_work_queue(found.id, is_paused=paused)

@@ -41,6 +41,14 @@ class DeploymentSpec:
     def schedule(self) -> CronSchedule:
         return CronSchedule(cron=self.cron, timezone=self.timezone)
 
+    def schedule_create(self) -> DeploymentScheduleCreate:
+        return DeploymentScheduleCreate(
+            schedule=self.schedule,
+            active=self.active,
+            parameters=self.parameters,
+            slug=SCHEDULE_SLUG,
+        )
+
 
 async def create(client: PrefectClient, spec: DeploymentSpec) -> uuid.UUID:
     """A new deployment for the schedule, modelled on the job's ad-hoc deployment."""
@@ -58,14 +66,7 @@ async def create(client: PrefectClient, spec: DeploymentSpec) -> uuid.UUID:
         parameters={},
         description=spec.description,
         tags=spec.tags,
-        schedules=[
-            DeploymentScheduleCreate(
-                schedule=spec.schedule,
-                active=spec.active,
-                parameters=spec.parameters,
-                slug=SCHEDULE_SLUG,
-            )
-        ],
+        schedules=[spec.schedule_create()],
     )
     if spec.active:
         await schedule_upcoming(client, deployment_id)
@@ -91,17 +92,7 @@ async def update(client: PrefectClient, deployment_id: uuid.UUID, spec: Deployme
             parameters=spec.parameters,
         )
     else:  # someone removed it in the Prefect UI: put it back
-        await client.create_deployment_schedules(
-            deployment_id,
-            [
-                DeploymentScheduleCreate(
-                    schedule=spec.schedule,
-                    active=spec.active,
-                    parameters=spec.parameters,
-                    slug=SCHEDULE_SLUG,
-                )
-            ],
-        )
+        await client.create_deployment_schedules(deployment_id, [spec.schedule_create()])
     if spec.active:
         await schedule_upcoming(client, deployment_id)
 

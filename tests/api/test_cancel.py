@@ -16,23 +16,15 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.objects import FlowRun
 
 from tests.factories import TERMINAL, submit_screener, wait_for_run
-from tests.stack import Stack
+from tests.stack import Stack, pause_queue
 
 pytestmark = pytest.mark.stack
 
-POOL = "flowdesk"
-QUEUE = "default"
 # The row is `running` for about 0.5 s of a screener over a large set (measured: the
 # claim-to-hook window of us_large_caps was 0.45-0.6 s), so poll well inside that.
 ROW_POLL_S = 0.01
 ATTEMPTS = 3
 PREFECT_TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED"}
-
-
-async def _pause_queue(stack: Stack, paused: bool) -> None:
-    async with PrefectClient(stack.prefect_api_url) as client:
-        queue = await client.read_work_queue_by_name(QUEUE, work_pool_name=POOL)
-        await client.update_work_queue(queue.id, is_paused=paused)
 
 
 async def _read_flow_run(stack: Stack, flow_run_id: str) -> FlowRun:
@@ -130,16 +122,6 @@ def slow_commit_of(stack: Stack, run_id: str, seconds: float) -> Iterator[None]:
             conn.execute(f"DROP FUNCTION {name}()")
 
 
-@pytest.fixture
-def paused_default_queue(stack: Stack) -> Iterator[None]:
-    """The worker takes nothing from the default queue until the test ends."""
-    asyncio.run(_pause_queue(stack, paused=True))
-    try:
-        yield
-    finally:
-        asyncio.run(_pause_queue(stack, paused=False))
-
-
 class TestCancelPendingRun:
     def test_pending_run_is_cancelled_at_once_and_never_executes(
         self, alice: httpx.Client, stack: Stack, paused_default_queue: None
@@ -156,7 +138,7 @@ class TestCancelPendingRun:
         assert body["status"] == "cancelled"
         # A scheduled flow run has no process to stop: Prefect cancels it outright.
         assert prefect_state(stack, flow_run_id) == "CANCELLED"
-        asyncio.run(_pause_queue(stack, paused=False))
+        asyncio.run(pause_queue(stack, paused=False))
         # A run submitted after it completing proves the worker serves the queue again.
         later = wait_for_run(alice, submit_screener(alice))
         assert later["status"] == "completed", later

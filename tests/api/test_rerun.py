@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from prefect.client.orchestration import PrefectClient
 
 from tests.api.test_runs_listing import insert_run, snapshot_dsn
 from tests.factories import submit_screener, wait_for_run
 from tests.stack import Stack
 
 pytestmark = pytest.mark.stack
-
-POOL = "flowdesk"
-QUEUE = "default"
-
-
-async def _pause_queue(stack: Stack, paused: bool) -> None:
-    async with PrefectClient(stack.prefect_api_url) as client:
-        queue = await client.read_work_queue_by_name(QUEUE, work_pool_name=POOL)
-        await client.update_work_queue(queue.id, is_paused=paused)
-
-
-@pytest.fixture
-def paused_default_queue(stack: Stack) -> Iterator[None]:
-    """The worker takes nothing from the default queue until the test ends."""
-    asyncio.run(_pause_queue(stack, paused=True))
-    try:
-        yield
-    finally:
-        asyncio.run(_pause_queue(stack, paused=False))
 
 
 @pytest.fixture(scope="module")
