@@ -67,3 +67,17 @@ def paused_default_queue(stack: Stack) -> Iterator[None]:
         yield
     finally:
         asyncio.run(pause_queue(stack, paused=False))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty snapshot database: a SQLite file, then a new Postgres database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    services.require_postgres()
+    name = services.create_database("flowdesk_fresh")
+    try:
+        yield services.sqlalchemy_url(name)
+    finally:
+        services.drop_database(name)

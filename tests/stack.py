@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def start_stack(
         databases=[snapshots_db, prefect_db],
     )
     try:
-        _wait_ready(stack, timeout)
+        wait_until_ready(stack.process, stack.api_url, stack.log_tail, timeout)
     except BaseException:
         stop_stack(stack)
         drop_databases(stack)
@@ -113,20 +114,21 @@ def start_stack(
     return stack
 
 
-def _wait_ready(stack: Stack, timeout: float) -> None:
+def wait_until_ready(
+    process: subprocess.Popen[bytes], api_url: str, log_tail: Callable[[], str], timeout: float
+) -> None:
+    """Wait for `flowdesk up`'s API to answer /ready; fail with its log if it dies first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if stack.process.poll() is not None:
-            raise RuntimeError(
-                f"flowdesk up exited with {stack.process.returncode}:\n{stack.log_tail()}"
-            )
+        if process.poll() is not None:
+            raise RuntimeError(f"flowdesk up exited with {process.returncode}:\n{log_tail()}")
         try:
-            if httpx.get(f"{stack.api_url}/ready", timeout=5).status_code == 200:
+            if httpx.get(f"{api_url}/ready", timeout=5).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"flowdesk up not ready after {timeout} s:\n{stack.log_tail()}")
+    raise RuntimeError(f"flowdesk up not ready after {timeout:g} s:\n{log_tail()}")
 
 
 def stop_stack(stack: Stack, timeout: float = 60) -> int:

@@ -30,7 +30,7 @@ from flowdesk.db.migrate import alembic_config
 from flowdesk.db.models import JobType, Run, RunStatus, User
 from tests import services
 from tests.factories import submit_screener, wait_for_run
-from tests.stack import ROOT, Stack
+from tests.stack import ROOT, Stack, wait_until_ready
 
 # A fresh SQLite Prefect server migrates for ~25 s, then deploy, worker and API follow;
 # a loaded 2-core machine has needed three times that.
@@ -94,19 +94,7 @@ class Up:
         return self.log_path.read_text(errors="replace")
 
     def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"flowdesk up exited with {self.process.returncode}:\n{self.log()[-4000:]}"
-                )
-            try:
-                if httpx.get(f"{self.api_url}/ready", timeout=5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError(f"flowdesk up not ready after {timeout:g} s:\n{self.log()[-4000:]}")
+        wait_until_ready(self.process, self.api_url, lambda: self.log()[-4000:], timeout)
 
     def tree(self) -> list[psutil.Process]:
         """`flowdesk up` and every descendant now; remembered for the clean-up."""
@@ -268,19 +256,6 @@ class TestExternalPrefect:
         assert time.monotonic() - started < 60
         assert "PREFECT_API_URL" in output
         assert dead in output
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    services.require_postgres()
-    name = services.create_database("flowdesk_migrate_test")
-    try:
-        yield services.sqlalchemy_url(name)
-    finally:
-        services.drop_database(name)
 
 
 class TestDbUpgrade:

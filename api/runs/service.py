@@ -117,13 +117,20 @@ async def read_run(
     stale = utcnow() - run.updated_at > timedelta(seconds=state.settings.reconcile_after_seconds)
     if not run.status.is_terminal and stale:
         try:
-            await reconcile_run(session, state.prefect, run)
-            # Re-read whatever it returned: a hook may have finished the row meanwhile.
-            run = await get_visible_run(session, principal, run_id)
+            run = await _refresh_from_prefect(state, session, principal, run)
         except ServiceUnavailable as exc:
             # Reading a run must work while Prefect is down; the status may lag.
             logger.warning("could not reconcile run %s: %s", run_id, exc.detail)
     return await to_out(session, state, run)
+
+
+async def _refresh_from_prefect(
+    state: AppState, session: AsyncSession, principal: Principal, run: Run
+) -> Run:
+    """The run after applying Prefect's terminal state, re-read whatever that changed:
+    a hook may have finished the row meanwhile."""
+    await reconcile_run(session, state.prefect, run)
+    return await get_visible_run(session, principal, run.id)
 
 
 async def to_out(session: AsyncSession, state: AppState, run: Run) -> RunOut:
@@ -150,9 +157,9 @@ async def cancel(
             await state.prefect.cancel(run.prefect_flow_run_id)
         return run, "cancelled before it started"
     assert run.prefect_flow_run_id is not None
-    if await reconcile_run(session, state.prefect, run):
+    finished = await _refresh_from_prefect(state, session, principal, run)
+    if finished.status.is_terminal:
         # It finished in Prefect before the cancel arrived; the row now says how.
-        finished = await get_visible_run(session, principal, run_id)
         raise RunNotCancellable(
             f"run {run_id} already finished ({finished.status.value}); only pending or "
             "running runs can be cancelled"
@@ -218,9 +225,9 @@ async def rerun(
     the work, stays theirs. A scheduled original is rerun ad hoc, outside its schedule.
     """
     original = await get_visible_run(session, principal, run_id)
-    if not original.status.is_terminal and await reconcile_run(session, state.prefect, original):
-        # Prefect had finished it without a hook telling us; the row now says how.
-        original = await get_visible_run(session, principal, run_id)
+    if not original.status.is_terminal:
+        # Prefect may have finished it without a hook telling us.
+        original = await _refresh_from_prefect(state, session, principal, original)
     if not original.status.is_terminal:
         raise RunNotRerunnable(
             f"run {run_id} is still {original.status.value}; only a finished run (completed, "
