@@ -10,15 +10,25 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import DeploymentScheduleCreate, DeploymentUpdate
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.schedules import CronSchedule
 from prefect.exceptions import ObjectNotFound
 
 from flowdesk.db.models import JobType
 from flowdesk.runs.submission import ADHOC_DEPLOYMENTS
+from flowdesk.schedules.timing import MAX_FIRE_TIMES, next_fire_times
 
 SCHEDULE_SLUG = "flowdesk-cron"
 
@@ -95,6 +105,43 @@ async def update(client: PrefectClient, deployment_id: uuid.UUID, spec: Deployme
         await client.create_deployment_schedules(deployment_id, [spec.schedule_create()])
     if spec.active:
         await schedule_upcoming(client, deployment_id)
+    await drop_stale_runs(client, deployment_id, spec)
+
+
+async def drop_stale_runs(
+    client: PrefectClient, deployment_id: uuid.UUID, spec: DeploymentSpec
+) -> None:
+    """Delete future auto-scheduled runs that are not ticks of the schedule as it is now.
+
+    Prefect's scheduler may have read the old definition just before the edit and insert
+    its runs just after Prefect deleted the old ones; the flow would skip such a tick, but
+    it should not sit in the Prefect UI as an upcoming run.
+    """
+    runs = await client.read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+        ),
+    )
+    now = datetime.now(UTC)
+    future = [
+        r
+        for r in runs
+        if r.auto_scheduled and r.expected_start_time and r.expected_start_time > now
+    ]
+    if not future:
+        return
+    ticks: set[datetime] = set()
+    if spec.active:
+        last = max(r.expected_start_time for r in future if r.expected_start_time)
+        ticks = set(await next_fire_times(spec.cron, spec.timezone, MAX_FIRE_TIMES, after=now))
+        ticks = {t for t in ticks if t <= last}
+    for flow_run in future:
+        if flow_run.expected_start_time not in ticks:
+            try:
+                await client.delete_flow_run(flow_run.id)
+            except ObjectNotFound:
+                pass
 
 
 async def delete(client: PrefectClient, deployment_id: uuid.UUID) -> None:

@@ -19,7 +19,7 @@ from flowdesk.db.models import JobType, Run, RunStatus, User
 from flowdesk.errors import ConfigError, InvalidRequest
 from flowdesk.schedules import repository
 from flowdesk.schedules.params import resolve_snapshot
-from flowdesk.schedules.timing import Catchup, SkipIt, decide
+from flowdesk.schedules.timing import Catchup, RunIt, SkipIt, decide, next_fire_times
 from flowdesk.screener_sets import get_catalog_store
 from flowdesk.settings import get_settings
 
@@ -46,7 +46,7 @@ async def record_tick(
         )
         return None
     settings = get_settings()
-    decision = await decide(
+    decision: RunIt | SkipIt = await decide(
         scheduled_for=scheduled_for,
         now=now,
         cron=schedule.cron,
@@ -56,6 +56,14 @@ async def record_tick(
         stale_after=timedelta(seconds=schedule.stale_after_seconds),
         grace=timedelta(seconds=settings.schedule_grace_seconds),
     )
+    # Prefect's scheduler may insert runs for the old cron while an edit is saved (it read
+    # the deployment just before): such a tick is not one of the schedule's now.
+    ticks = await next_fire_times(schedule.cron, schedule.timezone, 1, after=scheduled_for)
+    if ticks[:1] != [scheduled_for]:
+        decision = SkipIt(
+            f"{scheduled_for:%Y-%m-%d %H:%M} UTC is not a tick of the schedule's cron "
+            f"{schedule.cron!r} ({schedule.timezone}): a run made for an earlier definition"
+        )
     owner = await session.get(User, schedule.owner_id)
     run = Run(
         id=uuid.uuid4(),

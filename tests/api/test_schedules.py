@@ -324,8 +324,9 @@ class TestTicks:
     def test_two_flow_runs_for_one_tick_give_one_run(
         self, alice: httpx.Client, stack: Stack
     ) -> None:
-        created = create(alice, cron="0 0 1 1 *")
-        tick = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+        # Today's midnight tick, still within a day's stale_after: it must run, once.
+        created = create(alice, cron="0 0 * * *", stale_after="1d")
+        tick = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         deployment_id = created["prefect"]["deployment_id"]
         run(_make_tick(stack, deployment_id, tick))
         run(_make_tick(stack, deployment_id, tick))
