@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,24 @@ class Stack:
     def process_tree(self) -> list[psutil.Process]:
         root = psutil.Process(self.process.pid)
         return [root, *root.children(recursive=True)]
+
+    @contextmanager
+    def worker_stopped(self) -> Iterator[None]:
+        """The Prefect worker stopped (SIGSTOP) for the block, then resumed (SIGCONT).
+
+        While stopped it neither polls nor heartbeats, exactly as if it were down: Prefect
+        keeps the due flow runs Scheduled (then Late) until it comes back.
+        """
+        (worker,) = [
+            process
+            for process in self.process_tree()
+            if process.cmdline()[2:5] == ["prefect", "worker", "start"]
+        ]
+        worker.suspend()
+        try:
+            yield
+        finally:
+            worker.resume()
 
 
 def start_stack(

@@ -42,12 +42,14 @@ async def submit(
     rerun_of: uuid.UUID | None = None,
     schedule_id: uuid.UUID | None = None,
     deployment: str | None = None,
+    requested_by: str | None = None,
 ) -> Run:
     """Insert the run, then create its Prefect flow run; 503 and no row if Prefect fails.
 
     The run belongs to `principal`. The insert is committed in its own unit of work before
     Prefect is called, because the flow run may start (and claim the row) before this
     request returns. Every run goes to its job type's ad-hoc deployment, reruns included.
+    `requested_by` names who asked when that is not the owner (an admin); it becomes a tag.
     """
     owner_id = uuid.UUID(principal.user_id)
     run = Run(
@@ -83,7 +85,9 @@ async def submit(
             return existing
 
     try:
-        flow_run, deployment = await create_flow_run(state.prefect, run, principal.name)
+        flow_run, deployment = await create_flow_run(
+            state.prefect, run, principal.name, requested_by
+        )
     except ServiceUnavailable:
         async with state.sessions() as session:
             removed = await repository.delete_if_pending(session, run.id)
@@ -245,6 +249,7 @@ async def rerun(
         priority=original.priority,
         idempotency_key=idempotency_key,
         rerun_of=original.id,
+        requested_by=principal.name,
     )
 
 

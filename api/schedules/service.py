@@ -249,6 +249,7 @@ async def trigger(
         deployment=(
             f"{schedule.job_type.value}/{schedule.slug}" if schedule.prefect_deployment_id else None
         ),
+        requested_by=principal.name,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from prefect.client.orchestration import PrefectClient
 
 from tests.api.test_runs_listing import insert_run, snapshot_dsn
 from tests.factories import submit_screener, wait_for_run
@@ -37,6 +39,15 @@ def stored_snapshot(stack: Stack, run_id: str) -> str:
         row = conn.execute("SELECT snapshot::text FROM runs WHERE id = %s", (run_id,)).fetchone()
     assert row is not None, f"no row for run {run_id}"
     return str(row[0])
+
+
+def flow_run_tags(stack: Stack, run: dict[str, Any]) -> set[str]:
+    async def read() -> set[str]:
+        async with PrefectClient(stack.prefect_api_url) as client:
+            flow_run = await client.read_flow_run(uuid.UUID(run["prefect"]["flow_run_id"]))
+        return set(flow_run.tags)
+
+    return asyncio.run(read())
 
 
 def canonical(value: Any) -> str:
@@ -126,7 +137,7 @@ class TestRerunFinishedRun:
         assert canonical(again["snapshot"]) == canonical(completed["snapshot"])
 
     def test_admin_rerun_of_alices_run_is_alices(
-        self, alice: httpx.Client, admin: httpx.Client, completed: dict[str, Any]
+        self, alice: httpx.Client, admin: httpx.Client, stack: Stack, completed: dict[str, Any]
     ) -> None:
         response = rerun(admin, completed["run_id"])
 
@@ -137,6 +148,10 @@ class TestRerunFinishedRun:
         assert again["status"] == "completed", again
         # Byte-identical: it still says alice submitted it; the admin is not written in.
         assert canonical(again["snapshot"]) == canonical(completed["snapshot"])
+        # Prefect's flow run says who asked for it, and which run it repeats.
+        tags = flow_run_tags(stack, again)
+        assert {"owner:alice", "requested-by:root-admin"} <= tags
+        assert f"rerun-of:{completed['run_id']}" in tags
 
 
 class TestRerunRefused:

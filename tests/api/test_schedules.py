@@ -312,14 +312,51 @@ async def _make_tick(stack: Stack, deployment_id: str, at: datetime) -> uuid.UUI
 
 
 class TestTicks:
-    def test_schedule_due_within_the_minute_fires_and_completes(self, alice: httpx.Client) -> None:
-        created = create(alice, cron="* * * * *", task_params={"top_n": 5})
-        (first, *_) = wait_for_schedule_runs(alice, created["id"], 1, timeout=150)
-        assert first["status"] == "completed", first
-        assert first["scheduled_for"] is not None
-        full = alice.get(f"/api/runs/{first['run_id']}").json()
-        assert len(full["snapshot"]["tickers"]) == 50  # the set expanded when it started
-        alice.delete(f"/api/schedules/{created['id']}")
+    def test_worker_down_across_two_ticks_applies_each_policy(
+        self, alice: httpx.Client, stack: Stack
+    ) -> None:
+        """Real ticks of an every-minute cron pass while the worker is stopped.
+
+        When it comes back, the first tick is over a minute late and the second a few
+        seconds: `latest` runs only the second, `none` skips the first as missed (past the
+        60 s grace), `stale_after: 1m` skips the first as stale, `all` runs both.
+        """
+        policies = {
+            "latest": {"catchup": "latest"},
+            "none": {"catchup": "none"},
+            "stale": {"catchup": "all", "stale_after": "1m"},
+            "all": {"catchup": "all"},
+        }
+        with stack.worker_stopped():
+            created = {
+                label: create(alice, cron="* * * * *", task_params={"top_n": 5}, **policy)
+                for label, policy in policies.items()
+            }
+            # The first whole minute at least 5 s away, so its flow runs surely exist.
+            soon = datetime.now(UTC) + timedelta(seconds=5)
+            first = soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
+            second = first + timedelta(minutes=1)
+            time.sleep((second - datetime.now(UTC)).total_seconds() + 5)
+        expected = {
+            "latest": ("skipped", "superseded", "completed"),
+            "none": ("skipped", "missed", "completed"),
+            "stale": ("skipped", "stale", "completed"),
+            "all": ("completed", None, "completed"),
+        }
+        second_runs = {}
+        for label, schedule in created.items():
+            runs = wait_for_schedule_runs(alice, schedule["id"], 2, timeout=120)
+            alice.delete(f"/api/schedules/{schedule['id']}")  # no third tick to wait for
+            by_tick = {datetime.fromisoformat(r["scheduled_for"]): r for r in runs}
+            second_runs[label] = by_tick[second]
+            first_status, first_reason, second_status = expected[label]
+            assert by_tick[first]["status"] == first_status, (label, by_tick[first])
+            if first_reason:
+                assert by_tick[first]["reason"].startswith(first_reason), by_tick[first]
+            assert by_tick[second]["status"] == second_status, (label, by_tick[second])
+        # A scheduled run expands its set when it starts (all 50 tickers of tech_majors).
+        latest = alice.get(f"/api/runs/{second_runs['latest']['run_id']}").json()
+        assert len(latest["snapshot"]["tickers"]) == 50
 
     def test_two_flow_runs_for_one_tick_give_one_run(
         self, alice: httpx.Client, stack: Stack
