@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from prefect.client.orchestration import PrefectClient
-from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.client.schemas.objects import StateType
 from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 from prefect.exceptions import ObjectAlreadyExists
+from prefect.workers.process import ProcessWorker
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +33,31 @@ HEARTBEAT_SECONDS = 30
 ZOMBIE_AFTER = timedelta(seconds=HEARTBEAT_SECONDS * 3)
 
 
+def base_job_template() -> dict[str, Any]:
+    """Prefect's process template, with the engine command set by default.
+
+    Left unset, the process worker starts a workspace supervisor interpreter that then
+    starts the engine: two interpreters importing Prefect per flow run. Set, it starts the
+    engine directly (measured with bench/adhoc_runs.py: see the README's table).
+    """
+    template = ProcessWorker.get_default_base_job_template()
+    command = template["variables"]["properties"]["command"]
+    command["default"] = f"{shlex.quote(sys.executable)} -m prefect.engine"
+    return template
+
+
 async def ensure_work_pool(client: PrefectClient, name: str) -> None:
     """The process work pool and its high/default/low queues at priorities 1/2/3."""
+    template = base_job_template()
     try:
-        await client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+        await client.create_work_pool(
+            WorkPoolCreate(name=name, type="process", base_job_template=template)
+        )
         logger.info("created work pool %s", name)
     except ObjectAlreadyExists:
-        pass
+        pool = await client.read_work_pool(name)
+        if pool.base_job_template != template:
+            await client.update_work_pool(name, WorkPoolUpdate(base_job_template=template))
     existing = {q.name: q for q in await client.read_work_queues(work_pool_name=name)}
     for queue, priority in QUEUES.items():
         if queue not in existing:
