@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.state import AppState
 from flowdesk.accounts.service import Principal, authenticate
 from flowdesk.db.engine import session_scope
-from flowdesk.errors import Unauthorized
+from flowdesk.errors import Forbidden, Unauthorized
 
 
 def get_state(request: Request) -> AppState:
@@ -45,3 +45,12 @@ async def get_principal(
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_admin(principal: CurrentUser) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden(f"admins only: {principal.name} is not an admin")
+    return principal
+
+
+AdminUser = Annotated[Principal, Depends(get_admin)]

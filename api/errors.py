@@ -37,6 +37,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "Invalid input; `fields` names each bad one"},
     503: {"model": ErrorOut, "description": "The database or the Prefect API is unavailable"},
 }
+ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    403: {"model": ErrorOut, "description": "Admins only"},
+}
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:

@@ -13,6 +13,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from api import errors, health
+from api.dead_letters.endpoints import router as dead_letters_router
+from api.desk.endpoints import router as desk_router
+from api.maintenance.endpoints import router as maintenance_router
+from api.monitoring.endpoints import router as monitoring_router
 from api.reports.endpoints import router as reports_router
 from api.runs.endpoints import router as runs_router
 from api.schedules.endpoints import router as schedules_router
@@ -91,8 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Screeners, reports and scheduled jobs for a research desk, run on Prefect 3.",
         description=(
-            "Every endpoint but `/health` and `/ready` needs `Authorization: Bearer <key>` "
-            "(keys come from `flowdesk users create NAME`). Runs execute as Prefect flow "
+            "Every endpoint but `/health`, `/ready` and `/metrics` needs "
+            "`Authorization: Bearer <key>` (keys come from `flowdesk users create NAME`). "
+            "Runs execute as Prefect flow "
             "runs; each response links to the run in the Prefect UI. Errors are JSON: "
             '`{"error": "RunNotFound", "detail": "…"}`.'
         ),
@@ -107,11 +112,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 ROUTERS = (
     health.router,
+    monitoring_router,
     screener_sets_router,
     screeners_router,
     reports_router,
     schedules_router,
     runs_router,
+    dead_letters_router,
+    maintenance_router,
+    desk_router,
 )
 
 

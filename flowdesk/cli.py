@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -94,10 +93,12 @@ def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from flowdesk.db.migrate import upgrade
+    from flowdesk.jsonlog import configure_json_logging, logging_config
     from flowdesk.settings import get_settings
 
     settings = get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    # JSON lines, with the request's run id where one is known (the seed's log format).
+    configure_json_logging()
     upgrade()
     uvicorn.run(
         "api.main:create_app",
@@ -107,6 +108,7 @@ def _api(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="info",
         access_log=args.access_log,
+        log_config=logging_config(),
     )
     return 0
 

@@ -58,6 +58,56 @@ class Settings(BaseSettings):
     schedule_min_interval_seconds: int = Field(default=60, ge=60)
     schedule_grace_seconds: int = Field(default=60, ge=0)
 
+    # The biotech desk: its companies, where its news comes from, and the seed's timetable.
+    companies_path: Path = Path("config/companies.yaml")
+    # The alert channels (webhook, Slack, email), registered as Prefect notification blocks.
+    notifications_path: Path = Path("config/notifications.yaml")
+    # Comma-separated ids that are priority whatever companies.yaml says (the seed's name).
+    priority_companies: str | None = Field(
+        default=None, validation_alias=_alias("priority_companies", "PRIORITY_COMPANIES")
+    )
+    # "sample": the feed files under news_sample_dir (labelled sample data, works offline);
+    # "rss": each company's feed URLs; "backend": the seed's Backend API at api_base_url.
+    news_source: Literal["sample", "rss", "backend"] = "sample"
+    news_sample_dir: Path = Path("data/sample/news")
+    api_base_url: str | None = Field(
+        default=None, validation_alias=_alias("api_base_url", "API_BASE_URL")
+    )
+    api_timeout: float = Field(
+        default=30.0, gt=0, validation_alias=_alias("api_timeout", "API_TIMEOUT")
+    )
+    daily_analysis_hour: int = Field(
+        default=6,
+        ge=0,
+        le=23,
+        validation_alias=_alias("daily_analysis_hour", "DAILY_ANALYSIS_HOUR"),
+    )
+    weekly_report_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        default="mon", validation_alias=_alias("weekly_report_day", "WEEKLY_REPORT_DAY")
+    )
+    weekly_report_hour: int = Field(
+        default=8, ge=0, le=23, validation_alias=_alias("weekly_report_hour", "WEEKLY_REPORT_HOUR")
+    )
+    # Where compressed old reports go; <state_dir>/archive when unset.
+    # The desk's timetable (prefect.yaml's cron deployments); false pauses every one.
+    timetable_enabled: bool = True
+    archive_location: Path = Field(
+        default=Path(""),
+        validation_alias=_alias("archive_location", "ARCHIVE_LOCATION"),
+    )
+    # Maintenance: records older than this are archived; report artifacts older than
+    # report_archive_days are compressed into archive_location.
+    data_retention_days: int = Field(default=90, ge=1)
+    report_archive_days: int = Field(default=30, ge=1)
+
+    # Outbound calls (news feeds, the Backend API, alert delivery): retries with
+    # exponential backoff and full jitter, then a circuit breaker per dependency.
+    retry_attempts: int = Field(default=3, ge=1, le=20)
+    retry_base_delay_seconds: float = Field(default=0.5, ge=0)
+    retry_max_delay_seconds: float = Field(default=30.0, gt=0)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+
     redis_url: str | None = None
     redis_host: str | None = Field(
         default=None, validation_alias=_alias("redis_host", "REDIS_HOST")
@@ -69,7 +119,15 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "state_dir", "artifacts_dir", "config_dir", "screener_sets_path", "market_data_path"
+        "state_dir",
+        "artifacts_dir",
+        "config_dir",
+        "screener_sets_path",
+        "market_data_path",
+        "companies_path",
+        "notifications_path",
+        "news_sample_dir",
+        "archive_location",
     )
     @classmethod
     def _absolute(cls, path: Path) -> Path:
@@ -78,6 +136,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
+        if self.archive_location == Path("").resolve():
+            self.archive_location = self.state_dir / "archive"
         if not self.database_url:
             self.database_url = f"sqlite:///{self.state_dir / 'flowdesk.db'}"
         if self.environment == "production" and self.database_url.startswith("sqlite"):
@@ -107,6 +167,15 @@ class Settings(BaseSettings):
         password = self.redis_password.get_secret_value() if self.redis_password else ""
         auth = f":{password}@" if password else ""
         return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    @property
+    def priority_company_ids(self) -> frozenset[str] | None:
+        """The PRIORITY_COMPANIES override as upper-case ids, or None when it is unset."""
+        if self.priority_companies is None:
+            return None
+        return frozenset(
+            part.strip().upper() for part in self.priority_companies.split(",") if part.strip()
+        )
 
     @property
     def is_sqlite(self) -> bool:

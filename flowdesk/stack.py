@@ -33,6 +33,10 @@ def child_env(settings: Settings, prefect_api: str) -> dict[str, str]:
             "FLOWDESK_CONFIG_DIR": str(settings.config_dir),
             "FLOWDESK_SCREENER_SETS_PATH": str(settings.screener_sets_path),
             "FLOWDESK_MARKET_DATA_PATH": str(settings.market_data_path),
+            "FLOWDESK_COMPANIES_PATH": str(settings.companies_path),
+            "FLOWDESK_NOTIFICATIONS_PATH": str(settings.notifications_path),
+            "FLOWDESK_NEWS_SAMPLE_DIR": str(settings.news_sample_dir),
+            "FLOWDESK_ARCHIVE_LOCATION": str(settings.archive_location),
             "FLOWDESK_API_PORT": str(settings.api_port),
             "FLOWDESK_PREFECT_PORT": str(settings.prefect_port),
             "PREFECT_API_URL": prefect_api,
@@ -51,6 +55,8 @@ def child_env(settings: Settings, prefect_api: str) -> dict[str, str]:
         }
     )
     env.setdefault("PREFECT_UI_URL", settings.prefect_ui)
+    # The Prefect server, the worker and its flow-run processes log JSON lines.
+    env.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(settings.config_dir / "logging.yml"))
     return env
 
 
@@ -71,14 +77,28 @@ async def _setup(settings: Settings, api_url: str) -> None:
         await ensure_zombie_automation(client)
 
 
+async def _after_deploy(settings: Settings, api_url: str, env: dict[str, str]) -> None:
+    from prefect.client.orchestration import PrefectClient
+
+    from blocks.notifications import register
+    from deployments.timetable import apply_timetable
+    from flowdesk.notifications.channels import load_channels
+
+    async with PrefectClient(api_url) as client:
+        await apply_timetable(client, settings)
+        await register(client, load_channels(settings.notifications_path), env)
+
+
 def setup_prefect(settings: Settings | None = None, env: dict[str, str] | None = None) -> None:
-    """Work pool, queues, automation, then every deployment of prefect.yaml."""
+    """Work pool, queues, automation, every deployment of prefect.yaml, then the
+    timetable's crons from settings and the alert channels as notification blocks."""
     from deployments.setup import deploy_all
 
     settings = settings or get_settings()
     env = env or child_env(settings, settings.prefect_api)
     asyncio.run(_setup(settings, settings.prefect_api))
     deploy_all(PROJECT_DIR, env)
+    asyncio.run(_after_deploy(settings, settings.prefect_api, env))
 
 
 def run_stack(

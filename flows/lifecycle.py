@@ -7,10 +7,12 @@ the API's reconciler then takes the outcome from Prefect's state instead.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect import Flow
+from prefect import Flow, get_client
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.logging import get_run_logger
 from prefect.runtime import deployment as current_deployment
@@ -20,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from flowdesk.db.engine import get_engine, session_scope
 from flowdesk.db.models import JobType, Run, RunStatus
 from flowdesk.db.types import utcnow
+from flowdesk.errors import DependencyUnavailable
 from flowdesk.runs import repository
+from flowdesk.runs.system import record_system_run
 from flowdesk.schedules.ticks import record_tick
 
 
@@ -56,6 +60,33 @@ async def start(
     return run
 
 
+async def start_system(
+    job_type: JobType, target: str, snapshot: dict[str, Any], priority: str
+) -> Run | None:
+    """The run of a flow run Prefect started on its own (the desk's timetable, `prefect
+    deployment run`), recorded now for the system user; None for a second flow run of
+    the same tick."""
+    flow_run_id = uuid.UUID(str(current_flow_run.id))
+    async with get_client() as client:
+        flow_run = await client.read_flow_run(flow_run_id)
+    tick = flow_run.expected_start_time if flow_run.auto_scheduled else None
+    async with session_scope(engine()) as session:
+        run = await record_system_run(
+            session,
+            job_type=job_type,
+            target=target,
+            snapshot=snapshot,
+            priority=priority,
+            flow_run_id=flow_run_id,
+            deployment=f"{current_flow_run.flow_name}/{current_deployment.name}",
+            tick=datetime.fromtimestamp(tick.timestamp(), UTC) if tick else None,
+            now=utcnow(),
+        )
+    if run is None:
+        get_run_logger().info("this tick is already recorded by another flow run: nothing to do")
+    return run
+
+
 async def claim(run_id: str) -> Run | None:
     """Take the pending run for this flow run; None (logged) if it is not pending."""
     flow_run_id = uuid.UUID(str(current_flow_run.id))
@@ -74,6 +105,25 @@ async def record_result(
 ) -> None:
     async with session_scope(engine()) as session:
         await repository.record_result(session, uuid.UUID(run_id), result, artifacts)
+
+
+@asynccontextmanager
+async def dead_letter_on_dependency_failure(run_id: str) -> AsyncIterator[None]:
+    """A dependency still failing after every retry makes the run a dead letter, not a
+    plain failure: the run is fine, the world was not, so it can be requeued as it is.
+    The flow run still fails in Prefect, with the dependency's error."""
+    try:
+        yield
+    except DependencyUnavailable as exc:
+        async with session_scope(engine()) as session:
+            await repository.finish(
+                session,
+                uuid.UUID(run_id),
+                RunStatus.DEAD_LETTERED,
+                error=f"{type(exc).__name__}: {exc.detail}",
+            )
+        get_run_logger().error("run %s dead-lettered: %s", run_id, exc.detail)
+        raise
 
 
 async def _finish(flow_run: FlowRun, state: State[Any], status: RunStatus) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-TERMINAL = {"completed", "failed", "cancelled", "crashed", "skipped"}
+TERMINAL = {"completed", "failed", "cancelled", "crashed", "skipped", "dead_lettered"}
 
 
 def screener_request(**overrides: Any) -> dict[str, Any]:

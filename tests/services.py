@@ -50,3 +50,37 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+REDIS_HOST = os.environ.get("FLOWDESK_TEST_REDIS_HOST", "127.0.0.1")
+# A database of the machine's Redis that only the test stack uses.
+REDIS_TEST_URL = f"redis://{REDIS_HOST}:6379/7"
+START_REDIS = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no'
+
+
+def require_redis() -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.exit(
+            f"Redis is not reachable at {REDIS_HOST}:6379 ({exc}); start it with: {START_REDIS}",
+            returncode=3,
+        )
+    finally:
+        client.close()
+
+
+def reset_breakers() -> None:
+    """Forget every circuit breaker's state in the test stack's Redis database."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    try:
+        keys = list(client.scan_iter("flowdesk:breaker*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -99,6 +99,8 @@ def start_stack(
         "FLOWDESK_RECONCILE_INTERVAL_SECONDS": "2",
         # Small, so the quota test creates few schedules.
         "FLOWDESK_SCHEDULE_QUOTA": "20",
+        # No hourly quick scan or nightly cleanup landing in the middle of a test.
+        "FLOWDESK_TIMETABLE_ENABLED": "false",
         "PREFECT_HOME": str(tmp / "prefect-home"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",

@@ -15,7 +15,7 @@ from api.runs import service
 from api.runs.schemas import CancelAccepted, RunAccepted, RunOut, RunPage, RunStatisticsOut
 from flowdesk.artifacts import MEDIA_TYPES, artifact_path
 from flowdesk.db.models import JobType, Run, RunStatus
-from flowdesk.errors import InvalidRequest, NotFound
+from flowdesk.errors import ArtifactArchived, InvalidRequest, NotFound
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -107,8 +107,8 @@ async def run_statistics(
     """Counts, success rate and timing percentiles of the caller's runs over the last days.
 
     Scope: the caller's runs (an admin's: everyone's) created in the last `days` days.
-    `success_rate` = completed / (completed + failed + crashed), null when no run has
-    ended that way. Per job type, `duration_seconds` = finished_at - started_at over runs
+    `success_rate` = completed / (completed + failed + crashed + dead_lettered), null when
+    no run has ended that way. Per job type, `duration_seconds` = finished_at - started_at over runs
     that started and finished; `start_lateness_seconds` = started_at - (scheduled_for of
     a scheduled run, else created_at) over runs that started. Percentiles interpolate
     linearly between ranks, like numpy's default; null when there is nothing to measure.
@@ -167,7 +167,11 @@ async def rerun_run(
 @router.get(
     "/{run_id}/artifacts/{name}",
     response_class=FileResponse,
-    responses={**ERROR_RESPONSES, 200: {"content": {t: {} for t in MEDIA_TYPES.values()}}},
+    responses={
+        **ERROR_RESPONSES,
+        200: {"content": {t: {} for t in MEDIA_TYPES.values()}},
+        410: {"model": ErrorOut, "description": "Archived to cold storage; the detail says where"},
+    },
 )
 async def download_artifact(
     run_id: uuid.UUID, name: str, session: SessionDep, user: CurrentUser
@@ -176,6 +180,10 @@ async def download_artifact(
     run = await service.get_visible_run(session, user, run_id)
     listed = {a["name"]: a for a in run.artifacts or []}
     path = artifact_path(str(run.id), name) if name in listed else None
+    if path is None and name in listed and listed[name].get("archived_to"):
+        raise ArtifactArchived(
+            f"run {run_id}'s artifact {name!r} was archived to {listed[name]['archived_to']}"
+        )
     if path is None:
         raise NotFound(f"run {run_id} has no artifact {name!r}; the run lists its artifacts")
     return FileResponse(path, media_type=listed[name]["media_type"], filename=name)

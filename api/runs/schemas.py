@@ -136,7 +136,7 @@ class RunStatisticsOut(BaseModel):
     status_counts: dict[str, int] = Field(description="Every run status, zeros included.")
     job_type_counts: dict[str, int]
     success_rate: float | None = Field(
-        description="completed / (completed + failed + crashed); null when that is 0/0."
+        description="completed / (completed + failed + crashed + dead_lettered); null when 0/0."
     )
     by_job_type: dict[str, JobTypeStatisticsOut]
 

@@ -235,13 +235,27 @@ async def rerun(
     if not original.status.is_terminal:
         raise RunNotRerunnable(
             f"run {run_id} is still {original.status.value}; only a finished run (completed, "
-            "failed, cancelled, crashed or skipped) can be rerun: cancel it or wait"
+            "failed, cancelled, crashed, skipped or dead_lettered) can be rerun: cancel it or wait"
         )
+    return await resubmit(state, session, original, principal.name, idempotency_key)
+
+
+async def resubmit(
+    state: AppState,
+    session: AsyncSession,
+    original: Run,
+    requested_by: str,
+    idempotency_key: str | None,
+) -> Run:
+    """A new run of `original`'s owner from its exact snapshot, linked to it by `rerun_of`.
+
+    Submitted as the owner even when an admin asks: the new row and the flow run's owner
+    tag are theirs, the snapshot (and so the work) stays theirs; `requested_by` tags it.
+    """
     owner = await session.get(User, original.owner_id)
     assert owner is not None  # runs.owner_id is a foreign key to users
     return await submit(
         state,
-        # Submitted as the owner: the new row and the flow run's owner tag are theirs.
         Principal(user_id=str(owner.id), name=owner.name, is_admin=owner.is_admin),
         job_type=original.job_type,
         target=original.target,
@@ -249,7 +263,7 @@ async def rerun(
         priority=original.priority,
         idempotency_key=idempotency_key,
         rerun_of=original.id,
-        requested_by=principal.name,
+        requested_by=requested_by,
     )
 
 

@@ -32,6 +32,12 @@ NAMING = {
 }
 
 
+# The owner of runs Prefect starts on its own (the desk's timetable, `prefect deployment
+# run`); created by migration 0003, it has no API keys.
+SYSTEM_USER_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
+SYSTEM_USER_NAME = "system"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -45,6 +51,9 @@ class RunStatus(enum.StrEnum):
     CRASHED = "crashed"
     # A schedule tick that was not run, with the reason: market closed, stale, superseded.
     SKIPPED = "skipped"
+    # Failed after every retry because a dependency stayed down: listed as a dead letter,
+    # to be requeued from its snapshot once the dependency is back.
+    DEAD_LETTERED = "dead_lettered"
 
     @property
     def is_terminal(self) -> bool:
@@ -57,6 +66,10 @@ TERMINAL_STATUSES = tuple(s for s in RunStatus if s.is_terminal)
 class JobType(enum.StrEnum):
     SCREENER = "screener"
     REPORT = "report"
+    # The biotech desk's company news analysis: the daily scan and the hourly quick scan.
+    ANALYSIS = "analysis"
+    # Data cleanup, database optimisation, report archival: admin only.
+    MAINTENANCE = "maintenance"
 
 
 def _str_enum(enum_cls: type[enum.StrEnum]) -> Enum:

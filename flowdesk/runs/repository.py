@@ -13,6 +13,7 @@ from sqlalchemy.orm import load_only
 
 from flowdesk.db.models import JobType, Run, RunStatus, User
 from flowdesk.db.types import utcnow
+from flowdesk.metrics import record_job
 from flowdesk.runs.statistics import RunTimes
 
 _OPEN = (RunStatus.PENDING, RunStatus.RUNNING)
@@ -50,9 +51,11 @@ class RunFilter:
     schedule_id: uuid.UUID | None = None
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
+    # Conditions of a special listing (the dead letters' requeued filter).
+    extra: tuple[ColumnElement[bool], ...] = ()
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = []
+        conditions: list[ColumnElement[bool]] = list(self.extra)
         if self.owner_id is not None:
             conditions.append(Run.owner_id == self.owner_id)
         if self.owner_name is not None:
@@ -152,6 +155,8 @@ async def finish(
     With `flow_run_id`, only the flow run that owns the row may finish it, so a duplicate
     flow run that lost the claim cannot overwrite the outcome; with `run_id` None, the
     row is found by that flow run alone (a schedule's tick has no run id parameter).
+    The run is counted in flowdesk_jobs_total (and its duration and error metrics) in
+    the same transaction, by the one call that finished it.
     """
     assert status.is_terminal
     assert run_id is not None or flow_run_id is not None
@@ -165,9 +170,18 @@ async def finish(
     if error is not None:
         values["error"] = error
     result = await session.execute(
-        update(Run).where(*conditions).values(**values).execution_options(synchronize_session=False)
+        update(Run)
+        .where(*conditions)
+        .values(**values)
+        .returning(Run.job_type, Run.started_at)
+        .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    finished = result.all()
+    # Counted in this transaction, so only the call that moved the row counts it.
+    for job_type, started_at in finished:
+        seconds = None if started_at is None else (now - started_at).total_seconds()
+        await record_job(session, job_type.value, status.value, seconds)
+    return bool(finished)
 
 
 async def counts_by_status_and_type(

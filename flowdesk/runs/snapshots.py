@@ -41,7 +41,8 @@ def code_version() -> str:
     return f"{__version__}+g{sha}" if sha else __version__
 
 
-def _base(job_type: str, submitted_by: str, at: datetime | None) -> dict[str, Any]:
+def snapshot_base(job_type: str, submitted_by: str, at: datetime | None) -> dict[str, Any]:
+    """The fields every snapshot starts with: version, job type, when, who, which code."""
     return {
         "snapshot_version": SNAPSHOT_VERSION,
         "job_type": job_type,
@@ -92,7 +93,7 @@ def screener_snapshot(
             f"filter_criteria contradict preset {preset!r}: {problems}", field="filter_criteria"
         ) from exc
     return {
-        **_base("screener", submitted_by, at),
+        **snapshot_base("screener", submitted_by, at),
         "screener_set": screener_set,
         "preset": preset,
         "tickers": universe,
@@ -111,7 +112,7 @@ def report_snapshot(
 ) -> dict[str, Any]:
     """The report type with every parameter, defaults filled in."""
     return {
-        **_base("report", submitted_by, at),
+        **snapshot_base("report", submitted_by, at),
         "report_type": report_type,
         "parameters": parameters,
     }

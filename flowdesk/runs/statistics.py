@@ -5,7 +5,7 @@ Definitions (the API documents the same ones):
 - `start lateness` = started_at - (scheduled_for if set, else created_at), over runs that
   started: how long a scheduled tick or a submission waited for a worker. It can be
   negative if a flow run starts a moment before its tick;
-- `success_rate` = completed / (completed + failed + crashed), None when that is 0/0:
+- `success_rate` = completed / (completed + failed + crashed + dead_lettered), None when 0/0:
   cancelled and skipped runs say nothing about whether jobs work;
 - percentiles interpolate linearly between the closest ranks, like numpy's default
   (`method="linear"`): p of sorted x is x[i] + (h - i) * (x[i+1] - x[i]) with
@@ -25,7 +25,7 @@ from flowdesk.db.models import JobType, RunStatus
 
 # Outcomes that tell whether a job works; cancelled and skipped runs do not.
 SUCCESS = (RunStatus.COMPLETED,)
-UNSUCCESSFUL = (RunStatus.FAILED, RunStatus.CRASHED)
+UNSUCCESSFUL = (RunStatus.FAILED, RunStatus.CRASHED, RunStatus.DEAD_LETTERED)
 
 
 @dataclass(frozen=True)

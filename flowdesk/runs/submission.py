@@ -8,7 +8,12 @@ from flowdesk.db.models import JobType, Run
 from flowdesk.orchestration import PrefectGateway
 
 # The deployment in prefect.yaml that runs each job type ad hoc.
-ADHOC_DEPLOYMENTS = {JobType.SCREENER: "screener/adhoc", JobType.REPORT: "report/adhoc"}
+ADHOC_DEPLOYMENTS = {
+    JobType.SCREENER: "screener/adhoc",
+    JobType.REPORT: "report/adhoc",
+    JobType.ANALYSIS: "analysis/adhoc",
+    JobType.MAINTENANCE: "maintenance/adhoc",
+}
 
 
 async def create_flow_run(

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowdesk.db.models import JobType, Run, RunStatus, User
 from flowdesk.errors import ConfigError, InvalidRequest
+from flowdesk.metrics import record_job
 from flowdesk.schedules import repository
 from flowdesk.schedules.params import resolve_snapshot
 from flowdesk.schedules.timing import Catchup, RunIt, SkipIt, decide, next_fire_times
@@ -110,4 +111,8 @@ async def record_tick(
             schedule.id,
         )
         return None
+    if run.status is not RunStatus.RUNNING:
+        # Recorded already finished, without going through `finish`: counted here. It
+        # never ran, so it has no duration.
+        await record_job(session, job_type.value, run.status.value, None)
     return run if run.status is RunStatus.RUNNING else None

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.states import Scheduled
 
 from tests.factories import wait_for_run
+from tests.session_stack import MissedTicks
 from tests.stack import ROOT, Stack
 
 SEED_EXAMPLE = {
@@ -311,51 +312,50 @@ async def _make_tick(stack: Stack, deployment_id: str, at: datetime) -> uuid.UUI
     return flow_run.id
 
 
+async def _wait_until_final(stack: Stack, flow_run_ids: list[uuid.UUID]) -> None:
+    async with PrefectClient(stack.prefect_api_url) as client:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            states = [(await client.read_flow_run(i)).state for i in flow_run_ids]
+            if all(state is not None and state.is_final() for state in states):
+                return
+            await asyncio.sleep(0.5)
+    raise AssertionError(f"flow runs {flow_run_ids} not final after 120 s")
+
+
 class TestTicks:
     def test_worker_down_across_two_ticks_applies_each_policy(
-        self, alice: httpx.Client, stack: Stack
+        self, missed_ticks: MissedTicks, stack: Stack
     ) -> None:
-        """Real ticks of an every-minute cron pass while the worker is stopped.
+        """Real ticks of an every-minute cron passed while the worker was stopped (the
+        scenario runs while the session boots: tests/session_stack.py).
 
-        When it comes back, the first tick is over a minute late and the second a few
+        When it came back, the first tick was over a minute late and the second a few
         seconds: `latest` runs only the second, `none` skips the first as missed (past the
-        60 s grace), `stale_after: 1m` skips the first as stale, `all` runs both.
+        60 s grace), and `all` with `stale_after: 1m` skips the first as stale and runs
+        the second.
         """
-        policies = {
-            "latest": {"catchup": "latest"},
-            "none": {"catchup": "none"},
-            "stale": {"catchup": "all", "stale_after": "1m"},
-            "all": {"catchup": "all"},
-        }
-        with stack.worker_stopped():
-            created = {
-                label: create(alice, cron="* * * * *", task_params={"top_n": 5}, **policy)
-                for label, policy in policies.items()
-            }
-            # The first whole minute at least 5 s away, so its flow runs surely exist.
-            soon = datetime.now(UTC) + timedelta(seconds=5)
-            first = soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
-            second = first + timedelta(minutes=1)
-            time.sleep((second - datetime.now(UTC)).total_seconds() + 5)
         expected = {
             "latest": ("skipped", "superseded", "completed"),
             "none": ("skipped", "missed", "completed"),
             "stale": ("skipped", "stale", "completed"),
-            "all": ("completed", None, "completed"),
         }
+        assert set(missed_ticks.schedules) == set(expected)
+        headers = {"Authorization": f"Bearer {missed_ticks.api_key}"}
         second_runs = {}
-        for label, schedule in created.items():
-            runs = wait_for_schedule_runs(alice, schedule["id"], 2, timeout=120)
-            alice.delete(f"/api/schedules/{schedule['id']}")  # no third tick to wait for
-            by_tick = {datetime.fromisoformat(r["scheduled_for"]): r for r in runs}
-            second_runs[label] = by_tick[second]
-            first_status, first_reason, second_status = expected[label]
-            assert by_tick[first]["status"] == first_status, (label, by_tick[first])
-            if first_reason:
-                assert by_tick[first]["reason"].startswith(first_reason), by_tick[first]
-            assert by_tick[second]["status"] == second_status, (label, by_tick[second])
-        # A scheduled run expands its set when it starts (all 50 tickers of tech_majors).
-        latest = alice.get(f"/api/runs/{second_runs['latest']['run_id']}").json()
+        with httpx.Client(base_url=stack.api_url, headers=headers, timeout=30) as owner:
+            for label, schedule in missed_ticks.schedules.items():
+                runs = wait_for_schedule_runs(owner, schedule["id"], 2, timeout=120)
+                owner.delete(f"/api/schedules/{schedule['id']}")  # no more ticks
+                by_tick = {datetime.fromisoformat(r["scheduled_for"]): r for r in runs}
+                first, second = by_tick[missed_ticks.first], by_tick[missed_ticks.second]
+                second_runs[label] = second
+                first_status, first_reason, second_status = expected[label]
+                assert first["status"] == first_status, (label, first)
+                assert first["reason"].startswith(first_reason), first
+                assert second["status"] == second_status, (label, second)
+            # A scheduled run expands its set when it starts (all 50 tickers of tech_majors).
+            latest = owner.get(f"/api/runs/{second_runs['latest']['run_id']}").json()
         assert len(latest["snapshot"]["tickers"]) == 50
 
     def test_two_flow_runs_for_one_tick_give_one_run(
@@ -365,10 +365,8 @@ class TestTicks:
         created = create(alice, cron="0 0 * * *", stale_after="1d")
         tick = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         deployment_id = created["prefect"]["deployment_id"]
-        run(_make_tick(stack, deployment_id, tick))
-        run(_make_tick(stack, deployment_id, tick))
-        runs = wait_for_schedule_runs(alice, created["id"], 1)
-        time.sleep(15)  # let the second flow run finish too
+        flow_runs = [run(_make_tick(stack, deployment_id, tick)) for _ in range(2)]
+        run(_wait_until_final(stack, flow_runs))  # both flow runs have finished
         runs = schedule_runs(alice, created["id"])
         assert len(runs) == 1, runs
         assert runs[0]["status"] == "completed"
@@ -384,24 +382,6 @@ class TestTicks:
         (only,) = wait_for_schedule_runs(alice, created["id"], 1)
         assert only["status"] == "skipped"
         assert "XNYS is closed on 2026-09-07" in only["reason"]
-
-    def test_missed_ticks_run_latest_only_and_stale_ones_are_skipped(
-        self, alice: httpx.Client, stack: Stack
-    ) -> None:
-        created = create(alice, cron="*/5 * * * *", catchup="latest", stale_after="20m")
-        now = datetime.now(UTC)
-        last = now.replace(second=0, microsecond=0) - timedelta(minutes=now.minute % 5)
-        ticks = [last - timedelta(minutes=5 * k) for k in (0, 1, 5)]  # now-ish, 5, 25 min ago
-        for tick in ticks:
-            run(_make_tick(stack, created["prefect"]["deployment_id"], tick))
-        runs = wait_for_schedule_runs(alice, created["id"], len(ticks))
-        by_tick = {datetime.fromisoformat(r["scheduled_for"]): r for r in runs}
-        assert by_tick[ticks[0]]["status"] == "completed"
-        assert by_tick[ticks[1]]["status"] == "skipped"
-        assert "superseded" in by_tick[ticks[1]]["reason"]
-        assert by_tick[ticks[2]]["status"] == "skipped"
-        assert "stale" in by_tick[ticks[2]]["reason"]
-        alice.delete(f"/api/schedules/{created['id']}")
 
 
 class TestTrigger:

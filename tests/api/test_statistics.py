@@ -15,7 +15,16 @@ from tests.stack import Stack
 
 pytestmark = pytest.mark.stack
 
-STATUSES = ["pending", "running", "completed", "failed", "cancelled", "crashed", "skipped"]
+STATUSES = [
+    "pending",
+    "running",
+    "completed",
+    "failed",
+    "cancelled",
+    "crashed",
+    "skipped",
+    "dead_lettered",
+]
 
 
 def statistics(client: httpx.Client, **params: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
+import flowdesk.db.desk  # noqa: F401  (registers the desk's tables on Base.metadata)
 from flowdesk.db.migrate import upgrade
 from flowdesk.db.models import Base
 

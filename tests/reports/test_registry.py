@@ -6,7 +6,12 @@ import pytest
 from pydantic import ValidationError
 
 from flowdesk.errors import InvalidRequest
-from flowdesk.reports.registry import REPORT_TYPES, SystemStatusParams, parse_report_params
+from flowdesk.reports.registry import (
+    REPORT_TYPES,
+    BiotechWeeklyParams,
+    SystemStatusParams,
+    parse_report_params,
+)
 
 
 class TestParseReportParams:
@@ -33,7 +38,9 @@ class TestParseReportParams:
         with pytest.raises(InvalidRequest) as caught:
             parse_report_params("x", {})
 
-        assert caught.value.detail == "unknown report_type 'x'; known report types: system_status"
+        assert caught.value.detail == (
+            "unknown report_type 'x'; known report types: biotech_weekly, system_status"
+        )
         assert caught.value.status_code == 422
 
     @pytest.mark.parametrize(
@@ -62,5 +69,8 @@ class TestParseReportParams:
 
 
 class TestReportTypes:
-    def test_system_status_is_registered(self) -> None:
-        assert REPORT_TYPES == {"system_status": SystemStatusParams}
+    def test_system_status_and_the_weekly_biotech_report_are_registered(self) -> None:
+        assert REPORT_TYPES == {
+            "system_status": SystemStatusParams,
+            "biotech_weekly": BiotechWeeklyParams,
+        }

@@ -103,10 +103,16 @@ class TestSummarize:
             "cancelled": 2,
             "crashed": 0,
             "skipped": 1,
+            "dead_lettered": 0,
         }
-        assert stats.job_type_counts == {"screener": 6, "report": 2}
+        assert stats.job_type_counts == {
+            "screener": 6,
+            "report": 2,
+            "analysis": 0,
+            "maintenance": 0,
+        }
 
-    def test_success_rate_counts_completed_against_failed_and_crashed_only(self) -> None:
+    def test_success_rate_counts_completed_against_failed_crashed_and_dead_lettered(self) -> None:
         assert summarize(self.COUNTS, []).success_rate == 0.75
 
     def test_success_rate_is_none_when_nothing_completed_failed_or_crashed(self) -> None:

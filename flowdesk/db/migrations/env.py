@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import flowdesk.db.desk  # noqa: F401  (registers the desk's tables on Base.metadata)
 from flowdesk.db.models import Base
 
 config = context.config

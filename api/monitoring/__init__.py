@@ -1,0 +1,1 @@
+"""Monitoring: Prometheus metrics and detailed statistics."""

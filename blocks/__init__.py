@@ -1,0 +1,1 @@
+"""flowdesk's Prefect blocks, registered from configuration at set-up."""

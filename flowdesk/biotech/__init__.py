@@ -1,0 +1,1 @@
+"""The biotech desk: companies, their news, and the analysis that turns news into insights."""

@@ -1,0 +1,1 @@
+"""The desk's upkeep: data cleanup, database optimisation, report archival."""

@@ -1,0 +1,1 @@
+"""Alert channels: their configuration, their Prefect notification blocks, delivery."""
