@@ -36,7 +36,7 @@ def wait_for_run(client: httpx.Client, run_id: str, timeout: float = 120) -> dic
         body = response.json()
         if body["status"] in TERMINAL:
             return body
-        time.sleep(0.5)
+        time.sleep(0.2)
     raise AssertionError(f"run {run_id} not finished after {timeout} s: {body}")
 
 

@@ -211,7 +211,7 @@ class TestMaintenance:
         assert run["status"] == "completed", run
         statements = [step["statement"] for step in run["result"]["steps"]]
         assert 'VACUUM (ANALYZE) "runs"' in statements
-        assert 'REINDEX TABLE "insights"' in statements
+        assert 'REINDEX TABLE CONCURRENTLY "insights"' in statements
 
     def test_cleanup_archives_old_rows_and_leaves_new_ones(
         self, admin: httpx.Client, alice: httpx.Client, stack: Stack
@@ -292,7 +292,7 @@ class TestTimetable:
                 ).fetchone()
                 if row and row[0] not in ("pending", "running"):
                     break
-                time.sleep(1)
+                time.sleep(0.3)
         assert row == ("completed", "system")
 
 

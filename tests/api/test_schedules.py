@@ -101,7 +101,7 @@ def wait_for_schedule_runs(
         finished = [r for r in runs if r["status"] not in ("pending", "running")]
         if len(finished) >= count:
             return runs
-        time.sleep(1)
+        time.sleep(0.3)
     raise AssertionError(f"schedule {schedule_id}: {len(runs)} runs after {timeout} s: {runs}")
 
 

@@ -258,7 +258,7 @@ class TestOptimize:
         if report.backend == "postgresql":
             for table in ("runs", "insights", "risk_scores", "metric_samples"):
                 assert f'VACUUM (ANALYZE) "{table}"' in statements
-                assert f'REINDEX TABLE "{table}"' in statements
+                assert f'REINDEX TABLE CONCURRENTLY "{table}"' in statements
             assert len(statements) == 2 * len(flowdesk_tables())
         else:
             assert statements == ["ANALYZE", "REINDEX", "VACUUM"]
