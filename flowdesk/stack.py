@@ -47,13 +47,13 @@ def child_env(settings: Settings, prefect_api: str) -> dict[str, str]:
             # Off by default in Prefect 3.8: a run cancelled while its process starts
             # (PENDING) would stay Cancelling for ever. Checked every 10 s, not 120 s.
             "PREFECT_WORKER_ENABLE_CANCELLATION": "true",
-            # Poll for work every 1 s, not Prefect's 10 s: a submitted run otherwise waits
-            # 5 s on average before the worker even sees it.
-            "PREFECT_WORKER_QUERY_SECONDS": "1",
             "PREFECT_WORKER_CANCELLATION_POLL_SECONDS": "10",
             "PYTHONUNBUFFERED": "1",
         }
     )
+    # Poll for work every 1 s, not Prefect's 10 s: a submitted run otherwise waits 5 s on
+    # average before the worker even sees it. An operator (or the test suite) may set it.
+    env.setdefault("PREFECT_WORKER_QUERY_SECONDS", "1")
     env.setdefault("PREFECT_UI_URL", settings.prefect_ui)
     # The Prefect server, the worker and its flow-run processes log JSON lines.
     env.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(settings.config_dir / "logging.yml"))

@@ -97,6 +97,9 @@ class SessionStack:
                     "FLOWDESK_RETRY_BASE_DELAY_SECONDS": "0.05",
                     "FLOWDESK_RETRY_MAX_DELAY_SECONDS": "0.2",
                     "FLOWDESK_BREAKER_COOLDOWN_SECONDS": "3",
+                    # Half of flowdesk's 1 s: a run waits 0.25 s less on average for the
+                    # worker, over the ~130 runs of the suite.
+                    "PREFECT_WORKER_QUERY_SECONDS": "0.5",
                 },
             )
             if self.missed_ticks is not None:
