@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import datetime
 from typing import Any
@@ -28,7 +27,7 @@ from flowdesk.jobs.analysis import (
     summarize,
 )
 from flowdesk.jsonlog import log_context
-from flowdesk.notifications.channels import AnyChannel, configured, load_channels
+from flowdesk.notifications.channels import AnyChannel, configured_channels
 from flowdesk.resilience import guard_for
 from flowdesk.settings import get_settings
 from flows import lifecycle
@@ -97,7 +96,7 @@ async def analysis(run_id: str | None = None, scan: str = "daily") -> dict[str, 
             name=snapshot["news_source"],
             replay_at=now,
         )
-        channels = configured(load_channels(settings.notifications_path), os.environ)
+        channels = configured_channels(settings.notifications_path)
         redelivered = await redeliver_pending(lifecycle.engine(), registry, channels, now)
         outcomes = [
             await analyze_company_task(

@@ -12,7 +12,7 @@ from prefect.logging import get_run_logger
 from flowdesk.db.engine import session_scope
 from flowdesk.db.models import JobType
 from flowdesk.jobs.report import run_report
-from flowdesk.notifications.channels import configured, load_channels
+from flowdesk.notifications.channels import configured_channels
 from flowdesk.notifications.deliver import Notice, deliver
 from flowdesk.reports.registry import parse_report_params
 from flowdesk.runs.snapshots import report_snapshot
@@ -57,7 +57,7 @@ async def _notify(run_id: str, subject: str, body: str) -> None:
     """Send the report's summary to every alert channel that takes reports."""
     settings = get_settings()
     link = f"http://{settings.api_host}:{settings.api_port}/api/runs/{run_id}"
-    channels = configured(load_channels(settings.notifications_path), os.environ)
+    channels = configured_channels(settings.notifications_path)
     records = await deliver(
         Notice(subject, f"{body}\n\nThe run and its artifacts: {link}"), channels, dict(os.environ)
     )

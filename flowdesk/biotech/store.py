@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowdesk.biotech.analysis import AnalysisResult
-from flowdesk.biotech.analysis import Insight as Found
 from flowdesk.db.desk import Alert, CompanyScan, Insight, RiskScore
 
 
@@ -61,10 +60,10 @@ async def seen_fingerprints(
 
 async def store_result(
     session: AsyncSession, result: AnalysisResult, run_id: uuid.UUID | None
-) -> list[tuple[Alert, Found]]:
+) -> list[tuple[Alert, Insight]]:
     """The result's insights, alerts, risk score and scan mark; each new alert (flushed)
-    with the insight that raised it."""
-    alerts: list[tuple[Alert, Found]] = []
+    with the insight row that raised it."""
+    alerts: list[tuple[Alert, Insight]] = []
     for found in result.insights:
         insight = Insight(
             id=uuid.uuid4(),
@@ -94,7 +93,7 @@ async def store_result(
                 deliveries=[],
                 created_at=result.analyzed_at,
             )
-            alerts.append((alert, found))
+            alerts.append((alert, insight))
     await session.flush()  # insights before the alerts that reference them
     session.add_all(alert for alert, _ in alerts)
     risk = result.risk

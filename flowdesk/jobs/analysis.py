@@ -30,6 +30,7 @@ from flowdesk.biotech import store
 from flowdesk.biotech.analysis import DEFAULT_PARAMETERS, analyze
 from flowdesk.biotech.companies import Company, CompanyRegistry
 from flowdesk.biotech.news.base import NewsSource
+from flowdesk.db.desk import Alert, Insight
 from flowdesk.db.engine import session_scope
 from flowdesk.errors import DependencyUnavailable, InvalidRequest
 from flowdesk.notifications.channels import AnyChannel
@@ -166,19 +167,8 @@ async def analyze_company(
     for insight in result.insights:
         kind = insight.event_type.value
         outcome.event_counts[kind] = outcome.event_counts.get(kind, 0) + 1
-    for alert, insight in alerts:
-        message = AlertMessage(
-            alert_id=str(alert.id),
-            company_id=company.id,
-            company_name=company.name,
-            severity=alert.severity,
-            event_type=insight.event_type.value,
-            title=alert.title,
-            url=insight.url,
-            sentiment=insight.sentiment,
-            materiality=insight.materiality,
-            published_at=insight.published_at.isoformat(),
-        )
+    for alert, row in alerts:
+        message = alert_message(alert, row, company.name)
         if await _deliver(engine, alert.id, message, channels, now):
             outcome.alerts_delivered += 1
     outcome.seconds = time.perf_counter() - started
@@ -200,21 +190,26 @@ async def redeliver_pending(
         if insight is None:
             continue
         name = registry.get(alert.company_id).name if alert.company_id in registry else ""
-        message = AlertMessage(
-            alert_id=str(alert.id),
-            company_id=alert.company_id,
-            company_name=name,
-            severity=alert.severity,
-            event_type=insight.event_type,
-            title=alert.title,
-            url=insight.url,
-            sentiment=insight.sentiment,
-            materiality=insight.materiality,
-            published_at=insight.published_at.isoformat(),
-        )
+        message = alert_message(alert, insight, name)
         if await _deliver(engine, alert.id, message, channels, now):
             delivered += 1
     return delivered
+
+
+def alert_message(alert: Alert, insight: Insight, company_name: str) -> AlertMessage:
+    """What a stored alert says on every channel."""
+    return AlertMessage(
+        alert_id=str(alert.id),
+        company_id=alert.company_id,
+        company_name=company_name,
+        severity=alert.severity,
+        event_type=insight.event_type,
+        title=alert.title,
+        url=insight.url,
+        sentiment=insight.sentiment,
+        materiality=insight.materiality,
+        published_at=insight.published_at.isoformat(),
+    )
 
 
 async def _deliver(

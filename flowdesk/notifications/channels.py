@@ -134,3 +134,8 @@ def configured(
     """The channels whose environment variables are all set."""
     env = os.environ if env is None else env
     return [c for c in channels if all(env.get(name) for name in c.required_env())]
+
+
+def configured_channels(path: Path) -> list[AnyChannel]:
+    """The channels of the file at `path` that this process's environment configures."""
+    return configured(load_channels(path))

@@ -6,13 +6,13 @@ from flowdesk.biotech.news.base import (
     FeedError,
     NewsSource,
     NewsSourceError,
-    OutboundCall,
     Request,
     direct_call,
 )
 from flowdesk.biotech.news.feeds import RssSource, parse_feed
 from flowdesk.biotech.news.sample import SampleFeedSource
 from flowdesk.biotech.news.sources import get_news_source
+from flowdesk.resilience import OutboundCall
 
 __all__ = [
     "BackendApiError",

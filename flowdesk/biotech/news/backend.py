@@ -33,11 +33,11 @@ from flowdesk.biotech.companies import Company
 from flowdesk.biotech.items import NewsItem
 from flowdesk.biotech.news.base import (
     BackendApiError,
-    OutboundCall,
     direct_call,
     http_get,
     select,
 )
+from flowdesk.resilience import OutboundCall
 
 
 class _Item(BaseModel):

@@ -26,9 +26,9 @@ import httpx
 from flowdesk.biotech.companies import Company
 from flowdesk.biotech.items import NewsItem
 from flowdesk.errors import FlowdeskError
+from flowdesk.resilience import OutboundCall
 
 Request = Callable[[], Awaitable[httpx.Response]]
-OutboundCall = Callable[[Request], Awaitable[httpx.Response]]
 USER_AGENT = "flowdesk/0.1 (research desk news reader)"
 
 

@@ -30,7 +30,8 @@ import httpx
 
 from flowdesk.biotech.companies import Company, CompanyRegistry
 from flowdesk.biotech.items import NewsItem
-from flowdesk.biotech.news.base import FeedError, OutboundCall, direct_call, http_get, select
+from flowdesk.biotech.news.base import FeedError, direct_call, http_get, select
+from flowdesk.resilience import OutboundCall
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,11 @@ import httpx
 
 from flowdesk.biotech.companies import CompanyRegistry
 from flowdesk.biotech.news.backend import BackendApiSource
-from flowdesk.biotech.news.base import NewsSource, OutboundCall, direct_call
+from flowdesk.biotech.news.base import NewsSource, direct_call
 from flowdesk.biotech.news.feeds import RssSource
 from flowdesk.biotech.news.sample import SampleFeedSource
 from flowdesk.errors import ConfigError
+from flowdesk.resilience import OutboundCall
 from flowdesk.settings import Settings
 
 
