@@ -6,8 +6,10 @@ Every call has a deadline; an unreachable or failing Prefect API becomes
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,6 +25,8 @@ from flowdesk.db.models import RunStatus
 from flowdesk.errors import ServiceUnavailable
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 # Prefect's terminal states and the run status each one means.
 TERMINAL: dict[StateType, RunStatus] = {
@@ -52,7 +56,30 @@ class PrefectGateway:
         self._client = client
         self._timeout = timeout
         self._deployment_ids: dict[str, uuid.UUID] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self.api_url = str(client.api_url)
+
+    def in_background(self, what: str, work: Coroutine[Any, Any, None]) -> None:
+        """Go on with Prefect work after the request has answered; failures are logged.
+
+        The gateway holds the task until it ends and cancels it when the process stops.
+        """
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                logger.exception("background Prefect work failed: %s", what)
+
+        task = asyncio.get_running_loop().create_task(guarded(), name=what)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        """Cancel the background work still pending."""
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
 
     async def call(self, what: str, awaitable: Awaitable[T]) -> T:
         """Await a Prefect call under the deadline; failures become ServiceUnavailable."""
@@ -166,4 +193,8 @@ async def open_gateway(api_url: str, timeout: float) -> AsyncIterator[PrefectGat
     """A gateway for the life of a process (the API's lifespan)."""
     client = PrefectClient(api_url, httpx_settings={"timeout": httpx.Timeout(timeout)})
     async with client:
-        yield PrefectGateway(client, timeout)
+        gateway = PrefectGateway(client, timeout)
+        try:
+            yield gateway
+        finally:
+            await gateway.close()

@@ -204,6 +204,10 @@ async def update(
             "updating the schedule's deployment",
             deployments.update(state.prefect.client, schedule.prefect_deployment_id, spec),
         )
+        state.prefect.in_background(
+            f"sweeping stale runs of deployment {schedule.prefect_deployment_id}",
+            deployments.sweep_stale_runs(state.prefect.client, schedule.prefect_deployment_id),
+        )
     return schedule
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import DeploymentScheduleCreate, DeploymentUpdate
 from prefect.client.schemas.filters import (
@@ -31,6 +32,10 @@ from flowdesk.runs.submission import ADHOC_DEPLOYMENTS
 from flowdesk.schedules.timing import MAX_FIRE_TIMES, next_fire_times
 
 SCHEDULE_SLUG = "flowdesk-cron"
+
+# When to look again for runs a scheduler pass generated from the definition an edit
+# replaced (seconds after the edit): after a pass of Prefect's recent-deployments loop.
+STALE_SWEEP_DELAYS = (2.0, 8.0, 20.0)
 
 
 @dataclass(frozen=True)
@@ -105,18 +110,43 @@ async def update(client: PrefectClient, deployment_id: uuid.UUID, spec: Deployme
         await client.create_deployment_schedules(deployment_id, [spec.schedule_create()])
     if spec.active:
         await schedule_upcoming(client, deployment_id)
-    await drop_stale_runs(client, deployment_id, spec)
+    await drop_stale_runs(client, deployment_id)
 
 
-async def drop_stale_runs(
-    client: PrefectClient, deployment_id: uuid.UUID, spec: DeploymentSpec
+async def sweep_stale_runs(
+    client: PrefectClient,
+    deployment_id: uuid.UUID,
+    delays: tuple[float, ...] = STALE_SWEEP_DELAYS,
 ) -> None:
+    """Run `drop_stale_runs` again after each delay (seconds after the edit).
+
+    Prefect's scheduler reads a deployment's schedules and inserts the runs it generated
+    in two separate transactions. A pass that read the definition just before an edit
+    inserts runs of the old cron after the edit's own clean-up; the flow would record
+    such a tick `skipped`, but it must not sit in the Prefect UI as an upcoming run.
+    Such an insert lands within one pass of the scheduler, so sweeping again after a
+    pass of its recent-deployments loop (5 s by default) removes it.
+    """
+    elapsed = 0.0
+    for delay in delays:
+        await anyio.sleep(max(0.0, delay - elapsed))
+        elapsed = delay
+        try:
+            await drop_stale_runs(client, deployment_id)
+        except ObjectNotFound:
+            return  # the schedule was deleted meanwhile: nothing left to sweep
+
+
+async def drop_stale_runs(client: PrefectClient, deployment_id: uuid.UUID) -> None:
     """Delete future auto-scheduled runs that are not ticks of the schedule as it is now.
 
-    Prefect's scheduler may have read the old definition just before the edit and insert
-    its runs just after Prefect deleted the old ones; the flow would skip such a tick, but
-    it should not sit in the Prefect UI as an upcoming run.
+    "As it is now" is read back from Prefect, not taken from the caller, so a sweep that
+    runs after a later edit judges runs by the latest definition.
     """
+    deployment = await client.read_deployment(deployment_id)
+    ours = [s for s in deployment.schedules if s.slug == SCHEDULE_SLUG]
+    cron = ours[0].schedule if ours else None
+    active = bool(ours and ours[0].active and isinstance(cron, CronSchedule))
     runs = await client.read_flow_runs(
         deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
         flow_run_filter=FlowRunFilter(
@@ -132,9 +162,10 @@ async def drop_stale_runs(
     if not future:
         return
     ticks: set[datetime] = set()
-    if spec.active:
+    if active and isinstance(cron, CronSchedule):
         last = max(r.expected_start_time for r in future if r.expected_start_time)
-        ticks = set(await next_fire_times(spec.cron, spec.timezone, MAX_FIRE_TIMES, after=now))
+        timezone = cron.timezone or "UTC"
+        ticks = set(await next_fire_times(cron.cron, timezone, MAX_FIRE_TIMES, after=now))
         ticks = {t for t in ticks if t <= last}
     for flow_run in future:
         if flow_run.expected_start_time not in ticks:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from prefect._vendor.croniter.croniter import croniter
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.filters import (
     DeploymentFilter,
@@ -25,6 +26,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.states import Scheduled
 
+from tests import prefect_scheduler
 from tests.factories import wait_for_run
 from tests.session_stack import MissedTicks
 from tests.stack import ROOT, Stack
@@ -81,6 +83,27 @@ async def prefect_view(stack: Stack, deployment_id: str) -> dict[str, Any]:
         "name": deployment.name,
         "work_queue": deployment.work_queue_name,
     }
+
+
+def settled_schedule(
+    stack: Stack, deployment_id: str, cron: str, timeout: float = 15
+) -> list[tuple[datetime, uuid.UUID]]:
+    """The deployment's upcoming runs once all are ticks of `cron` (UTC); fails otherwise.
+
+    An edit removes the old runs at once, but a pass of Prefect's scheduler that read the
+    old cron just before may insert some after; flowdesk sweeps them within seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        scheduled: list[tuple[datetime, uuid.UUID]] = run(prefect_view(stack, deployment_id))[
+            "scheduled"
+        ]
+        strays = [t for t, _ in scheduled if not croniter.match(cron, t)]
+        if scheduled and not strays:
+            return scheduled
+        if time.monotonic() > deadline:
+            raise AssertionError(f"upcoming runs not on {cron!r} after {timeout} s: {strays}")
+        time.sleep(0.5)
 
 
 def schedule_runs(client: httpx.Client, schedule_id: str) -> list[dict[str, Any]]:
@@ -230,11 +253,29 @@ class TestEdit:
         assert after["work_queue"] == "high"
         old_ids = {i for _, i in before["scheduled"]}
         assert not old_ids & {i for _, i in after["scheduled"]}, "old future runs removed"
-        new_times = [t for t, _ in after["scheduled"]]
-        assert new_times, "the new ticks are scheduled at once, not after the scheduler loop"
-        assert all((t.hour, t.minute) == (14, 30) and t.weekday() < 5 for t in new_times)
+        assert after["scheduled"], "the new ticks are scheduled at once, not after its loop"
+        scheduled = settled_schedule(stack, created["prefect"]["deployment_id"], "30 14 * * 1-5")
+        new_times = [t for t, _ in scheduled]
         previewed = [datetime.fromisoformat(t) for t in updated["next_fire_times"]]
         assert new_times[:5] == previewed[: len(new_times[:5])]
+
+    def test_runs_a_scheduler_pass_read_before_the_edit_are_swept(
+        self, alice: httpx.Client, stack: Stack
+    ) -> None:
+        """Prefect's scheduler reads the old cron, the edit commits, then it inserts."""
+        created = create(alice, cron="0 9 * * *")
+        deployment_id = uuid.UUID(created["prefect"]["deployment_id"])
+        database = stack.env["PREFECT_API_DATABASE_CONNECTION_URL"]
+        stale = run(prefect_scheduler.generate_runs(database, deployment_id))
+        response = alice.put(
+            f"/api/schedules/{created['id']}",
+            json=schedule_body(name=created["name"], cron="30 14 * * 1-5"),
+        )
+        assert response.status_code == 200, response.text
+        inserted = set(run(prefect_scheduler.insert_runs(database, stale)))
+        assert inserted, "the old cron's runs went in after the edit, as in the race"
+        scheduled = settled_schedule(stack, str(deployment_id), "30 14 * * 1-5")
+        assert not inserted & {i for _, i in scheduled}
 
     def test_pause_and_resume(self, alice: httpx.Client, stack: Stack) -> None:
         created = create(alice)
