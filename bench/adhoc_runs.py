@@ -4,7 +4,8 @@ Not a test: ``python bench/adhoc_runs.py [--runs N] [--concurrency C] [--quick]`
 Markdown table (progress goes to stderr). Without ``--api-url``/``--api-key`` it starts its
 own stack with ``tests.stack.start_stack`` on fresh Postgres databases (Prefect's too:
 SQLite answers "database is locked" under bursts, DESIGN.md) and always stops it and drops
-the databases at the end. Two phases, one row each:
+the databases at the end. It measures Prefect's stock process worker (the baseline) and then
+flowdesk's worker, one fresh stack each, and prints their ratios. Two phases, one row each:
 
 - sequential: submit one run, poll it every 50 ms until terminal, then the next one;
 - burst: C threads submit N runs as fast as they can, then each polls the runs it submitted.
@@ -42,6 +43,8 @@ OPEN = {"not submitted", "pending", "running"}
 # 50 ms polling: the end-to-end figure is at most one GET round trip + 50 ms late.
 POLL_INTERVAL_S = 0.05
 QUICK_RUNS = 5
+# Prefect's stock process worker (FLOWDESK_WORKER_TYPE=process): the baseline.
+BASELINE = "process"
 
 
 @dataclass
@@ -68,6 +71,17 @@ class RunRecord:
 class Phase:
     name: str
     records: list[RunRecord] = field(default_factory=list)
+    worker: str = ""
+
+    def e2e_p50(self) -> float | None:
+        return percentile([r.end_to_end_s for r in self.records if r.end_to_end_s is not None], 50)
+
+    def per_minute(self) -> float | None:
+        done = [r.done for r in self.records if r.done is not None]
+        if not done:
+            return None
+        span = max(done) - min(r.started for r in self.records if r.started)
+        return sum(r.completed for r in self.records) / (span / 60)
 
 
 def log(message: str) -> None:
@@ -212,13 +226,9 @@ def fmt(value: float | None, scale: float, digits: int) -> str:
 def table_row(phase: Phase) -> str:
     submits = [r.submit_s for r in phase.records if r.submit_s is not None]
     e2e = [r.end_to_end_s for r in phase.records if r.end_to_end_s is not None]
-    done = [r.done for r in phase.records if r.done is not None]
     completed = sum(r.completed for r in phase.records)
-    per_min = None
-    if done:
-        span = max(done) - min(r.started for r in phase.records if r.started)
-        per_min = completed / (span / 60)
     cells = [
+        phase.worker,
         phase.name,
         str(len(phase.records)),
         str(len(phase.records) - completed),
@@ -226,9 +236,30 @@ def table_row(phase: Phase) -> str:
         fmt(percentile(submits, 99), 1000, 0),
         fmt(percentile(e2e, 50), 1, 2),
         fmt(percentile(e2e, 99), 1, 2),
-        fmt(per_min, 1, 1),
+        fmt(phase.per_minute(), 1, 1),
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def ratio_rows(phases: list[Phase]) -> list[str]:
+    """Per phase: the baseline's end-to-end p50 over flowdesk's, flowdesk's runs/min over
+    the baseline's (both > 1 when flowdesk is faster)."""
+    rows = []
+    by_key = {(p.worker, p.name): p for p in phases}
+    for name in dict.fromkeys(p.name for p in phases):
+        base, ours = by_key.get((BASELINE, name)), by_key.get(("flowdesk", name))
+        if base is None or ours is None:
+            continue
+        p50 = _ratio(base.e2e_p50(), ours.e2e_p50())
+        rate = _ratio(ours.per_minute(), base.per_minute())
+        rows.append(f"| {name} | {p50} | {rate} |")
+    return rows
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> str:
+    if numerator is None or not denominator:
+        return "-"
+    return f"{numerator / denominator:.1f}x"
 
 
 def machine() -> str:
@@ -245,6 +276,7 @@ def reproduce(args: argparse.Namespace) -> str:
     argv = ["python", "bench/adhoc_runs.py", "--runs", str(args.runs)]
     argv += ["--concurrency", str(args.concurrency), "--set", args.set]
     argv += ["--warmup", str(args.warmup), "--timeout", f"{args.timeout:g}"]
+    argv += ["--workers", ",".join(args.workers)]
     if args.api_url:
         argv += ["--api-url", args.api_url, "--api-key", "$FLOWDESK_API_KEY"]
     return " ".join(a if a.startswith("$") else shlex.quote(a) for a in argv)
@@ -262,18 +294,26 @@ def report(args: argparse.Namespace, phases: list[Phase]) -> None:
     print(
         f"ad-hoc screener runs, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
         f"{machine()}; prefect {importlib.metadata.version('prefect')}; "
-        f"worker: process, limit {limit}; {target}; "
+        f"workers: {', '.join(args.workers)}, limit {limit}; {target}; "
         f"set {args.set}, {args.warmup} warm-up run(s) not counted"
     )
     print(f"command: `{reproduce(args)}`")
     print()
     print(
-        "| phase | runs | failed | submit p50 ms | submit p99 ms "
+        "| worker | phase | runs | failed | submit p50 ms | submit p99 ms "
         "| end-to-end p50 s | end-to-end p99 s | runs/min |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for phase in phases:
         print(table_row(phase))
+    ratios = ratio_rows(phases)
+    if ratios:
+        print()
+        print(
+            f"| phase | end-to-end p50, {BASELINE} / flowdesk | runs/min, flowdesk / {BASELINE} |"
+        )
+        print("| --- | ---: | ---: |")
+        print("\n".join(ratios))
     for phase in phases:
         for r in phase.records:
             if not r.completed:
@@ -284,7 +324,7 @@ def report(args: argparse.Namespace, phases: list[Phase]) -> None:
 
 
 @contextmanager
-def target_api(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
+def target_api(args: argparse.Namespace, worker: str) -> Iterator[tuple[str, str]]:
     """The API URL and key: the given ones, or those of a stack started and removed here."""
     if args.api_url:
         yield args.api_url, args.api_key
@@ -293,10 +333,11 @@ def target_api(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
     from tests.stack import drop_databases, start_stack, stop_stack
 
     with tempfile.TemporaryDirectory(prefix="flowdesk-bench-") as tmp:
-        log("starting flowdesk up on fresh Postgres databases ...")
+        log(f"starting flowdesk up with the {worker} worker on fresh Postgres databases ...")
         started = time.perf_counter()
         # The production default: reads reconcile only runs open for 15 s or more.
-        stack = start_stack(Path(tmp), extra_env={"FLOWDESK_RECONCILE_AFTER_SECONDS": "15"})
+        env = {"FLOWDESK_RECONCILE_AFTER_SECONDS": "15", "FLOWDESK_WORKER_TYPE": worker}
+        stack = start_stack(Path(tmp), extra_env=env)
         try:
             log(f"stack ready in {time.perf_counter() - started:.0f} s at {stack.api_url}")
             yield stack.api_url, stack.create_user("bench")
@@ -322,7 +363,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help=f"smoke check: --runs {QUICK_RUNS}")
     parser.add_argument("--api-url", help="an already running flowdesk API")
     parser.add_argument("--api-key", help="an API key for --api-url")
+    parser.add_argument(
+        "--workers",
+        default=f"{BASELINE},flowdesk",
+        help=f"worker types, one stack each, in this order ({BASELINE},flowdesk)",
+    )
     args = parser.parse_args()
+    args.workers = [w.strip() for w in args.workers.split(",") if w.strip()]
+    if not set(args.workers) <= {BASELINE, "flowdesk"}:
+        parser.error(f"--workers takes {BASELINE} and/or flowdesk")
+    if args.api_url and len(args.workers) != 1:
+        parser.error("--api-url measures one running stack: name its worker in --workers")
     if bool(args.api_url) != bool(args.api_key):
         parser.error("give both --api-url and --api-key, or neither to start a stack")
     if args.quick:
@@ -337,17 +388,22 @@ def main() -> None:
     # SIGTERM unwinds like Ctrl-C, so the stack is stopped and its databases dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     body = screener_body(args.set)
-    with target_api(args) as (api_url, api_key):
+    phases: list[Phase] = []
+    for worker in args.workers:
+        with target_api(args, worker) as (api_url, api_key):
 
-        def make_client() -> httpx.Client:
-            headers = {"Authorization": f"Bearer {api_key}"}
-            return httpx.Client(base_url=api_url, headers=headers, timeout=60)
+            def make_client(url: str = api_url, key: str = api_key) -> httpx.Client:
+                headers = {"Authorization": f"Bearer {key}"}
+                return httpx.Client(base_url=url, headers=headers, timeout=60)
 
-        if args.warmup:
-            log(f"warm-up: {args.warmup} run(s), not counted")
-            run_sequential(make_client, body, args.warmup, args.timeout, name="warm-up")
-        phases = [run_sequential(make_client, body, args.runs, args.timeout)]
-        phases.append(run_burst(make_client, body, args.runs, args.concurrency, args.timeout))
+            if args.warmup:
+                log(f"warm-up: {args.warmup} run(s), not counted")
+                run_sequential(make_client, body, args.warmup, args.timeout, name="warm-up")
+            measured = [run_sequential(make_client, body, args.runs, args.timeout)]
+            measured.append(run_burst(make_client, body, args.runs, args.concurrency, args.timeout))
+            for phase in measured:
+                phase.worker = worker
+            phases += measured
     report(args, phases)
 
 

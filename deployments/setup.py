@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import subprocess
 import sys
 from datetime import timedelta
@@ -20,7 +19,8 @@ from prefect.client.schemas.objects import StateType
 from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 from prefect.exceptions import ObjectAlreadyExists
-from prefect.workers.process import ProcessWorker
+
+from flowdesk.worker import FlowdeskWorker
 
 logger = logging.getLogger(__name__)
 
@@ -34,28 +34,31 @@ ZOMBIE_AFTER = timedelta(seconds=HEARTBEAT_SECONDS * 3)
 
 
 def base_job_template() -> dict[str, Any]:
-    """Prefect's process template, with the engine command set by default.
-
-    Left unset, the process worker starts a workspace supervisor interpreter that then
-    starts the engine: two interpreters importing Prefect per flow run. Set, it starts the
-    engine directly (measured with bench/adhoc_runs.py: see the README's table).
-    """
-    template = ProcessWorker.get_default_base_job_template()
-    command = template["variables"]["properties"]["command"]
-    command["default"] = f"{shlex.quote(sys.executable)} -m prefect.engine"
-    return template
+    """The flowdesk worker's template: warm isolation unless a deployment asks otherwise."""
+    return FlowdeskWorker.get_default_base_job_template()
 
 
 async def ensure_work_pool(client: PrefectClient, name: str) -> None:
-    """The process work pool and its high/default/low queues at priorities 1/2/3."""
+    """The flowdesk work pool and its high/default/low queues at priorities 1/2/3."""
     template = base_job_template()
     try:
         await client.create_work_pool(
-            WorkPoolCreate(name=name, type="process", base_job_template=template)
+            WorkPoolCreate(name=name, type=FlowdeskWorker.type, base_job_template=template)
         )
         logger.info("created work pool %s", name)
     except ObjectAlreadyExists:
         pool = await client.read_work_pool(name)
+        if pool.type != FlowdeskWorker.type:
+            # Prefect cannot change a pool's type; flowdesk's worker serves it all the same.
+            logger.warning(
+                "work pool %s has type %r, not %r: `flowdesk up` still starts the flowdesk "
+                "worker on it; delete the pool (prefect work-pool delete %s) to have it "
+                "recreated with its own type",
+                name,
+                pool.type,
+                FlowdeskWorker.type,
+                name,
+            )
         if pool.base_job_template != template:
             await client.update_work_pool(name, WorkPoolUpdate(base_job_template=template))
     existing = {q.name: q for q in await client.read_work_queues(work_pool_name=name)}
@@ -71,36 +74,40 @@ async def ensure_work_pool(client: PrefectClient, name: str) -> None:
 
 async def ensure_zombie_automation(client: PrefectClient) -> None:
     """An automation that marks a flow run Crashed when its heartbeats stop."""
-    if await client.read_automations_by_name(ZOMBIE_AUTOMATION):
-        return
-    await client.create_automation(
-        AutomationCore(
-            name=ZOMBIE_AUTOMATION,
-            description="Flow runs whose process died without reporting (a killed worker).",
-            trigger=EventTrigger(
-                after={"prefect.flow-run.heartbeat"},
-                expect={
-                    "prefect.flow-run.heartbeat",
-                    "prefect.flow-run.Completed",
-                    "prefect.flow-run.Failed",
-                    "prefect.flow-run.Cancelled",
-                    "prefect.flow-run.Crashed",
-                },
-                match={"prefect.resource.id": ["prefect.flow-run.*"]},
-                for_each={"prefect.resource.id"},
-                posture=Posture.Proactive,
-                threshold=1,
-                within=ZOMBIE_AFTER,
-            ),
-            actions=[
-                ChangeFlowRunState(
-                    state=StateType.CRASHED,
-                    message=f"No heartbeat for {int(ZOMBIE_AFTER.total_seconds())} s: "
-                    "the flow run's process is gone.",
-                )
-            ],
-        )
+    automation = AutomationCore(
+        name=ZOMBIE_AUTOMATION,
+        description="Flow runs whose process died without reporting (a killed worker).",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+                # Handed back by a stopping worker: no process, no heartbeat, until
+                # another worker takes it.
+                "prefect.flow-run.AwaitingRetry",
+            },
+            match={"prefect.resource.id": ["prefect.flow-run.*"]},
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=ZOMBIE_AFTER,
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"No heartbeat for {int(ZOMBIE_AFTER.total_seconds())} s: "
+                "the flow run's process is gone.",
+            )
+        ],
     )
+    existing = await client.read_automations_by_name(ZOMBIE_AUTOMATION)
+    if not existing:
+        await client.create_automation(automation)
+    elif existing[0].trigger != automation.trigger:
+        await client.update_automation(existing[0].id, automation)
 
 
 def deploy_all(project_dir: Path, env: dict[str, str] | None = None) -> None:

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     )
     work_pool: str = "flowdesk"
     worker_limit: int = Field(default=4, ge=1, le=64)
+    # `process`: Prefect's stock process worker, the baseline the benchmarks compare with.
+    worker_type: Literal["flowdesk", "process"] = "flowdesk"
+    # A stopped worker lets its flow runs finish for this long, then hands the rest back
+    # to the pool (AwaitingRetry) for another worker; `flowdesk up` waits 15 s more.
+    worker_drain_seconds: float = Field(default=30.0, ge=0, le=3600)
     # Prefect calls from the API give up after this long and answer 503.
     prefect_timeout_seconds: float = Field(default=10.0, gt=0)
     # A non-terminal run older than this is checked against Prefect's state on read.

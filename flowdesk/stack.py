@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -20,6 +21,8 @@ from flowdesk.supervisor import ServiceSpec, StartupError, Supervisor
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 # Flow runs heartbeat this often; the zombie automation waits for three missed beats.
 HEARTBEAT_SECONDS = "30"
+# After its drain period, a worker hands back each run still going (a few API calls).
+WORKER_STOP_MARGIN_SECONDS = 15.0
 
 
 def child_env(settings: Settings, prefect_api: str) -> dict[str, str]:
@@ -184,12 +187,13 @@ def _start_all(supervisor: Supervisor, settings: Settings, env: dict[str, str]) 
                 "--pool",
                 settings.work_pool,
                 "--type",
-                "process",
+                settings.worker_type,
                 "--limit",
                 str(settings.worker_limit),
             ],
             env=env,
             cwd=PROJECT_DIR,
+            **_worker_stop(settings),
         )
     )
     supervisor.start(
@@ -212,3 +216,14 @@ def _start_all(supervisor: Supervisor, settings: Settings, env: dict[str, str]) 
     )
     sys.stdout.flush()
     return supervisor.wait()
+
+
+def _worker_stop(settings: Settings) -> dict[str, Any]:
+    """How the supervisor stops the worker: flowdesk's drains its flow runs, then hands
+    back the rest (flowdesk/worker); Prefect's process worker gets the default."""
+    if settings.worker_type != "flowdesk":
+        return {}
+    return {
+        "graceful": True,
+        "stop_timeout": settings.worker_drain_seconds + WORKER_STOP_MARGIN_SECONDS,
+    }

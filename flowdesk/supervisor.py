@@ -62,6 +62,9 @@ class ServiceSpec:
     ready_url: str | None = None
     ready_timeout: float = 60.0
     stop_timeout: float = 10.0
+    # Stopped by SIGTERM to its leader alone, which then has stop_timeout to finish its
+    # own children (a draining worker); a second Ctrl-C repeats the SIGTERM to it.
+    graceful: bool = False
 
 
 @dataclass
@@ -226,6 +229,12 @@ class Supervisor:
         spec, began = svc.spec, time.monotonic()
         self._note(f"stopping {spec.name} (SIGKILL after {spec.stop_timeout:g} s)")
         family = self._family(svc)
+        if spec.graceful:
+            done = self._stop_gracefully(svc, family, began + spec.stop_timeout)
+            if not done:
+                self._kill(svc, family)
+            self._finish_stop(svc, family, began)
+            return
         self._terminate(svc, family, signal.SIGTERM)
         deadline = began + min(_SECOND_TERM_AFTER_S, spec.stop_timeout)
         done = self._settle(svc, family, deadline)
@@ -235,6 +244,22 @@ class Supervisor:
             done = self._settle(svc, family, began + spec.stop_timeout)
         if not done:
             self._kill(svc, family)
+        self._finish_stop(svc, family, began)
+
+    def _stop_gracefully(self, svc: _Service, family: set[psutil.Process], deadline: float) -> bool:
+        """SIGTERM the leader alone and wait; on a second Ctrl-C, SIGTERM it once more."""
+        self._signal_each([svc.leader], signal.SIGTERM)
+        if self._settle(svc, family, deadline):
+            return True
+        if not self._force.is_set():
+            return False
+        self._note(f"{svc.spec.name}: stop now (second signal)")
+        self._signal_each([svc.leader], signal.SIGTERM)
+        return self._settle(svc, family, min(deadline, time.monotonic() + 10), force_aware=False)
+
+    def _finish_stop(self, svc: _Service, family: set[psutil.Process], began: float) -> None:
+        """Reap the leader and whatever it left to init; report survivors."""
+        spec = svc.spec
         try:
             svc.popen.wait(timeout=_KILL_WAIT_S)
         except subprocess.TimeoutExpired:

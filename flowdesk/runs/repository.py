@@ -111,11 +111,16 @@ async def delete_if_pending(session: AsyncSession, run_id: uuid.UUID) -> bool:
 
 
 async def claim(session: AsyncSession, run_id: uuid.UUID, flow_run_id: uuid.UUID) -> Run | None:
-    """Atomically move a pending run to running for this flow run; None if not pending."""
+    """Atomically move a pending run to running for this flow run; None if not pending.
+
+    A run this same flow run already claimed is claimed again: a stopping worker handed
+    the flow run back to Prefect (AwaitingRetry) and another worker now executes it.
+    """
     now = utcnow()
+    mine = (Run.status == RunStatus.RUNNING) & (Run.prefect_flow_run_id == flow_run_id)
     result = await session.execute(
         update(Run)
-        .where(Run.id == run_id, Run.status == RunStatus.PENDING)
+        .where(Run.id == run_id, (Run.status == RunStatus.PENDING) | mine)
         .values(
             status=RunStatus.RUNNING,
             started_at=now,

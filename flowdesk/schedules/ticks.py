@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +47,10 @@ async def record_tick(
             "schedule %s no longer exists; tick %s ignored", params["schedule_id"], scheduled_for
         )
         return None
+    resumed = await _claimed_by(session, schedule.id, scheduled_for, flow_run_id)
+    if resumed is not None:
+        logger.info("tick %s resumed: a stopping worker handed its flow run back", scheduled_for)
+        return resumed
     settings = get_settings()
     decision: RunIt | SkipIt = await decide(
         scheduled_for=scheduled_for,
@@ -116,3 +121,16 @@ async def record_tick(
         # never ran, so it has no duration.
         await record_job(session, job_type.value, run.status.value, None)
     return run if run.status is RunStatus.RUNNING else None
+
+
+async def _claimed_by(
+    session: AsyncSession, schedule_id: uuid.UUID, scheduled_for: datetime, flow_run_id: uuid.UUID
+) -> Run | None:
+    """The tick's run if this flow run recorded it and it is still running (the flow run
+    was handed back by a stopping worker and is executing again)."""
+    run = await session.scalar(
+        select(Run).where(Run.schedule_id == schedule_id, Run.scheduled_for == scheduled_for)
+    )
+    if run is not None and run.prefect_flow_run_id == flow_run_id:
+        return run if run.status is RunStatus.RUNNING else None
+    return None

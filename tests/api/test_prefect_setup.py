@@ -36,17 +36,23 @@ class TestPrefectSetup:
         self, stack: Stack, alice: httpx.Client
     ) -> None:
         seen = asyncio.run(_read(stack))
-        assert seen["pool"].type == "process"
+        assert seen["pool"].type == "flowdesk"
+        assert "isolation" in seen["pool"].base_job_template["variables"]["properties"]
         assert seen["queues"] == QUEUES == {"high": 1, "default": 2, "low": 3}
         assert [d.work_pool_name for d in seen["deployments"]] == ["flowdesk", "flowdesk"]
         assert [d.entrypoint for d in seen["deployments"]] == [
             "flows/screener.py:screener",
             "flows/report.py:report",
         ]
-        assert any(w.status.value == "ONLINE" for w in seen["workers"])
+        assert any(
+            w.status.value == "ONLINE" and w.name.startswith("FlowdeskWorker")
+            for w in seen["workers"]
+        )
         (automation,) = seen["automations"]
         assert automation.enabled
         assert automation.trigger.after == {"prefect.flow-run.heartbeat"}
+        # A run a stopping worker handed back has no heartbeat until it runs again.
+        assert "prefect.flow-run.AwaitingRetry" in automation.trigger.expect
 
     def test_high_priority_run_goes_to_the_high_queue(
         self, stack: Stack, alice: httpx.Client

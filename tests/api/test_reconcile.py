@@ -117,17 +117,21 @@ def reconcile_interval(stack: Stack) -> float:
 
 
 def flow_run_process(stack: Stack, flow_run_id: str, timeout: float = 120) -> psutil.Process:
-    """The process the worker started for the flow run, found by its environment."""
+    """The process the worker started for the flow run: its pid as the worker gave it to
+    Prefect (the flow run's infrastructure pid), in the stack's process tree."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for process in stack.process_tree():
-            try:
-                if process.environ().get("PREFECT__FLOW_RUN_ID") == flow_run_id:
-                    return process
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
+        pid = asyncio.run(_infrastructure_pid(stack, flow_run_id))
+        if pid is not None:
+            (process,) = [p for p in stack.process_tree() if p.pid == int(pid.rsplit(":", 1)[-1])]
+            return process
         time.sleep(0.05)
     raise AssertionError(f"no process for flow run {flow_run_id} after {timeout} s")
+
+
+async def _infrastructure_pid(stack: Stack, flow_run_id: str) -> str | None:
+    async with PrefectClient(stack.prefect_api_url) as client:
+        return (await client.read_flow_run(uuid.UUID(flow_run_id))).infrastructure_pid
 
 
 def status_after_pending(stack: Stack, run_id: str, timeout: float = 120) -> str:

@@ -1,0 +1,156 @@
+"""Flow runs forked from a warm process instead of started as fresh interpreters.
+
+A fresh `python -m prefect.engine` spends most of a second importing Prefect and the
+flows before it talks to the API. multiprocessing's forkserver imports them once, in a
+process that has not yet started a thread, an event loop or a connection, and forks a
+child per flow run from it. Each flow run still has a process of its own: it can be
+cancelled or killed alone, and its crash (a non-zero exit, a signal) is recorded as
+Crashed for that run only. Nothing a run changes in its memory reaches the next run.
+
+The child does what `python -m prefect.engine` does: it takes the run's environment,
+connects Prefect's control channel (cancel, reschedule) and runs the engine. It exits
+through multiprocessing, which calls `threading._shutdown()`, where Prefect drains its
+log and event workers, so no log line of the run is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.context
+import os
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import anyio
+import anyio.abc
+from prefect.runner._process_manager import ProcessHandle
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.runner._control_channel import ControlChannel
+
+# What the warm process imports once: the engine and every flow flowdesk deploys, with
+# the libraries they import (pandas, SQLAlchemy, the desk's models).
+PRELOAD: tuple[str, ...] = (
+    "prefect.engine",
+    "prefect.flow_engine",
+    "prefect.deployments.steps",
+    "flows.screener",
+    "flows.report",
+    "flows.analysis",
+    "flows.maintenance",
+    "flows.lifecycle",
+)
+
+
+class WarmProcesses:
+    """The forkserver every warm flow run is forked from, started once per worker."""
+
+    def __init__(self, preload: Sequence[str] = PRELOAD) -> None:
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(list(preload))
+
+    def warm_up(self) -> float:
+        """Start the forkserver now rather than on the first flow run; seconds it took."""
+        started = time.monotonic()
+        probe = self._context.Process(target=_probe, name="flowdesk-warm-up")
+        probe.start()
+        probe.join()
+        return time.monotonic() - started
+
+    def fork(
+        self, flow_run_id: uuid.UUID, env: Mapping[str, str], cwd: Path | None
+    ) -> multiprocessing.context.ForkServerProcess:
+        process = self._context.Process(
+            target=run_flow_run,
+            args=(str(flow_run_id), dict(env), str(cwd) if cwd else None),
+            name=f"flow-run-{flow_run_id}",
+        )
+        process.start()
+        return process
+
+
+class WarmStarter:
+    """Prefect's process-starter contract (see prefect.runner._flow_run_executor):
+    hand the process over with `task_status.started`, then block until it exits."""
+
+    def __init__(
+        self,
+        processes: WarmProcesses,
+        *,
+        env: Mapping[str, str | None],
+        cwd: Path | None,
+        control_channel: ControlChannel | None,
+    ) -> None:
+        self._processes = processes
+        self._env = env
+        self._cwd = cwd
+        self._control_channel = control_channel
+
+    async def start(
+        self,
+        flow_run: FlowRun,
+        task_status: anyio.abc.TaskStatus[ProcessHandle] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        env = {key: value for key, value in self._env.items() if value is not None}
+        env["PREFECT__FLOW_RUN_ID"] = str(flow_run.id)
+        env["PREFECT__ENABLE_CANCELLATION_AND_CRASHED_HOOKS"] = "false"
+        registered = False
+        if self._control_channel is not None:
+            try:
+                port, token = self._control_channel.register(flow_run.id)
+            except RuntimeError:
+                pass  # no loopback listener: cancellation falls back to killing
+            else:
+                env["PREFECT__CONTROL_PORT"], env["PREFECT__CONTROL_TOKEN"] = str(port), token
+                registered = True
+        try:
+            process = await anyio.to_thread.run_sync(
+                self._processes.fork, flow_run.id, env, self._cwd
+            )
+        except BaseException:
+            if registered and self._control_channel is not None:
+                self._control_channel.unregister(flow_run.id)
+            raise
+        task_status.started(ProcessHandle(process))  # type: ignore[arg-type]
+        await anyio.to_thread.run_sync(process.join)
+
+
+def _probe() -> None:
+    """Nothing: forking it starts the forkserver and its imports."""
+
+
+def run_flow_run(flow_run_id: str, env: dict[str, str], cwd: str | None) -> None:
+    """In the forked child: run one flow run as `python -m prefect.engine` would."""
+    os.environ.clear()
+    os.environ.update(env)
+    if cwd:
+        os.chdir(cwd)
+    from prefect._internal.control_listener import configure_from_env
+    from prefect.context import SettingsContext, get_settings_context
+    from prefect.engine import _drive_run_flow_result, handle_engine_signals
+    from prefect.flow_engine import load_flow, load_flow_run, run_flow
+    from prefect.logging.loggers import flow_run_logger
+    from prefect.settings import Settings
+
+    configure_from_env()
+    run_id = uuid.UUID(flow_run_id)
+    current = get_settings_context()
+    # Settings are read again from the run's environment, as a fresh process would.
+    with SettingsContext(profile=current.profile, settings=Settings()):
+        with handle_engine_signals(run_id):
+            flow_run = load_flow_run(flow_run_id=run_id)
+            run_logger = flow_run_logger(flow_run=flow_run)
+            try:
+                flow: Any = load_flow(flow_run)
+            except Exception:
+                run_logger.error("Could not load the flow of this run", exc_info=True)
+                raise
+            result = run_flow(
+                flow, flow_run=flow_run, error_logger=cast(logging.Logger, run_logger)
+            )
+            _drive_run_flow_result(flow, result)

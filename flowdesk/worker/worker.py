@@ -1,0 +1,264 @@
+"""The `flowdesk` worker: Prefect's BaseWorker, running flow runs forked from a warm
+process (or, per deployment, in a fresh interpreter), and stopping gracefully.
+
+Everything around the process is Prefect's: the worker polls its pool, proposes the
+states, sets the run's infrastructure pid; one FlowRunExecutorContext, kept for the
+worker's life instead of one per run, watches for cancellations and turns a non-zero
+exit into Crashed.
+
+Stopping: the first SIGTERM or SIGINT stops polling, so no new run is taken, and lets
+the running ones finish for up to `FLOWDESK_WORKER_DRAIN_SECONDS` (30 s). What still runs then
+is handed back: Prefect's "reschedule" intent tells the engine to stop without
+proposing a state, the run goes to AwaitingRetry (a Scheduled state that any worker of
+the pool picks up again, with the same flow run id) and its process is stopped. A
+second signal hands back at once. No run is lost and none runs twice at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.abc
+from prefect.client.schemas.objects import FlowRun
+from prefect.exceptions import Abort, InfrastructureNotFound, Pause
+from prefect.flows import load_flow_from_flow_run
+from prefect.runner._control_channel import ControlSignalStatus
+from prefect.runner._flow_run_executor import (
+    FlowRunExecutionResult,
+    FlowRunExecutorContext,
+)
+from prefect.runner._process_manager import ProcessHandle
+from prefect.runner._starter_engine import EngineCommandStarter
+from prefect.states import AwaitingRetry
+from prefect.utilities.engine import propose_state
+from prefect.workers.base import BaseWorker, BaseWorkerResult
+
+from flowdesk.settings import get_settings
+from flowdesk.worker.config import FlowdeskJobConfiguration, FlowdeskVariables
+from flowdesk.worker.warm import WarmProcesses, WarmStarter
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class FlowdeskWorkerResult(BaseWorkerResult):
+    """The exit of one flow run's process."""
+
+
+class FlowdeskWorker(BaseWorker[FlowdeskJobConfiguration, FlowdeskVariables, FlowdeskWorkerResult]):
+    type = "flowdesk"
+    job_configuration = FlowdeskJobConfiguration
+    job_configuration_variables = FlowdeskVariables
+    _description = (
+        "flowdesk's worker: each flow run is forked from a warm process that has already "
+        "imported Prefect and the flows; `isolation: process` gives a deployment a fresh "
+        "interpreter per run instead. Drains its runs, or hands them back, when stopped."
+    )
+    _display_name = "flowdesk"
+    _documentation_url = "https://github.com/flowdesk/flowdesk#workers"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.drain_seconds = get_settings().worker_drain_seconds
+        self._warm = WarmProcesses()
+        self._running: dict[uuid.UUID, _Running] = {}
+        self._handed_back: set[uuid.UUID] = set()
+        self._draining = False
+        self._stop_requested = asyncio.Event()
+        self._hand_back_now = asyncio.Event()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def setup(self) -> None:
+        warm_up = await anyio.to_thread.run_sync(self._warm.warm_up)
+        self._logger.info("warm process ready in %.2f s", warm_up)
+        await super().setup()
+
+    async def start(
+        self,
+        run_once: bool = False,
+        with_healthcheck: bool = False,
+        printer: Any = print,
+    ) -> None:
+        """Run until told to stop; then drain, hand back what is left, and return."""
+        loop = asyncio.get_running_loop()
+        for signum in SIGNALS:
+            loop.add_signal_handler(signum, self.request_stop)
+        try:
+            # A plain asyncio task, cancelled once after the drain, as Ctrl-C would cancel
+            # Prefect's own worker: its teardown (events, the client) then runs normally.
+            serving = asyncio.ensure_future(
+                BaseWorker.start(self, run_once, with_healthcheck, printer)
+            )
+            stopping = asyncio.ensure_future(self._stop_requested.wait())
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if serving.done():
+                stopping.cancel()
+                serving.result()
+                return
+            await self.drain()
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+        finally:
+            for signum in SIGNALS:
+                loop.remove_signal_handler(signum)
+
+    def request_stop(self) -> None:
+        """First call: stop taking runs and drain. Second call: hand back at once."""
+        if self._stop_requested.is_set():
+            self._hand_back_now.set()
+        self._stop_requested.set()
+
+    async def get_and_submit_flow_runs(self) -> list[FlowRun]:
+        if self._draining:
+            return []
+        return await super().get_and_submit_flow_runs()
+
+    async def drain(self) -> None:
+        """Wait for the running flow runs, up to the drain period; hand back the rest."""
+        self._draining = True
+        self._logger.info(
+            "stopping: %d flow run(s) running; waiting up to %g s for them",
+            len(self._running),
+            self.drain_seconds,
+        )
+        with anyio.move_on_after(self.drain_seconds):
+            while self._running and not self._hand_back_now.is_set():
+                await anyio.sleep(0.1)
+        for flow_run_id in list(self._running):
+            await self.hand_back(flow_run_id)
+
+    async def hand_back(self, flow_run_id: uuid.UUID) -> None:
+        """Give a running flow run back to the pool: AwaitingRetry, its process stopped."""
+        running = self._running.get(flow_run_id)
+        if running is None:
+            return
+        executors = running.executors
+        status = await executors.control_channel.signal(flow_run_id, "reschedule")
+        if status is ControlSignalStatus.ALREADY_CONCLUDED:
+            return  # it finished meanwhile
+        try:
+            state = await propose_state(
+                executors.client,
+                AwaitingRetry(message=f"handed back by worker {self.name!r}, which stopped"),
+                flow_run_id=flow_run_id,
+            )
+        except (Abort, Pause):
+            return
+        if not state.is_scheduled():
+            return  # Prefect refused: the run reached a final state meanwhile
+        self._handed_back.add(flow_run_id)
+        # Cancel first: the executor must not see the exit code and propose Crashed over
+        # AwaitingRetry (it is blocked on the process until the kill below).
+        running.scope.cancel()
+        acknowledged = status is ControlSignalStatus.ACKNOWLEDGED
+        await executors.process_manager.kill(flow_run_id, force=not acknowledged)
+        await executors.process_manager.remove(flow_run_id)
+        self.get_flow_run_logger(running.flow_run).info(
+            "Handed back to the work pool (AwaitingRetry) because worker %r stopped", self.name
+        )
+
+    async def kill_infrastructure(
+        self,
+        infrastructure_pid: str,
+        configuration: FlowdeskJobConfiguration,
+        grace_seconds: int = 30,
+    ) -> None:
+        """Stop the process of a flow run cancelled while it started (Prefect calls this)."""
+        pid = int(infrastructure_pid.rsplit(":", 1)[-1])
+        for running in list(self._running.values()):
+            handle = running.executors.process_manager.get(running.flow_run.id)
+            if handle is not None and handle.pid == pid:
+                await running.executors.process_manager.kill(
+                    running.flow_run.id, grace_seconds=grace_seconds
+                )
+                return
+        raise InfrastructureNotFound(f"no flow run process {pid} on worker {self.name!r}")
+
+    # -- running one flow run --------------------------------------------------------
+
+    async def run(
+        self,
+        flow_run: FlowRun,
+        configuration: FlowdeskJobConfiguration,
+        task_status: anyio.abc.TaskStatus[int] | None = None,
+    ) -> FlowdeskWorkerResult:
+        async with FlowRunExecutorContext() as executors:
+            return await self._execute(flow_run, configuration, executors, task_status)
+
+    async def _execute(
+        self,
+        flow_run: FlowRun,
+        configuration: FlowdeskJobConfiguration,
+        executors: FlowRunExecutorContext,
+        task_status: anyio.abc.TaskStatus[int] | None,
+    ) -> FlowdeskWorkerResult:
+        if configuration.isolation == "warm":
+            starter: Any = WarmStarter(
+                self._warm,
+                env=configuration.env,
+                cwd=configuration.working_dir,
+                control_channel=executors.control_channel,
+            )
+        else:
+            starter = EngineCommandStarter(
+                command=configuration.command,
+                cwd=configuration.working_dir,
+                env=configuration.env,
+                stream_output=configuration.stream_output,
+                control_channel=executors.control_channel,
+            )
+        executor = executors.create_executor(
+            flow_run, starter, resolve_flow=load_flow_from_flow_run, propose_submitting=False
+        )
+        execution: FlowRunExecutionResult | None = None
+        started = _Started(task_status)
+
+        async def execute() -> None:
+            nonlocal execution
+            execution = await executor.submit(task_status=started)
+
+        with anyio.CancelScope() as scope:
+            self._running[flow_run.id] = _Running(flow_run, scope, executors)
+            try:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(execute)
+            finally:
+                self._running.pop(flow_run.id, None)
+        pid = started.handle.pid if started.handle else None
+        if flow_run.id in self._handed_back or execution is None:
+            # Handed back, or never started (the executor has recorded why: cancelled
+            # before it started, or Crashed because the process could not start).
+            return FlowdeskWorkerResult(status_code=0, identifier=str(pid))
+        return FlowdeskWorkerResult(
+            status_code=execution.status_code or 0, identifier=str(execution.handle.pid)
+        )
+
+
+class _Started:
+    """The task status the executor reports its process on: passes the pid on to the
+    worker's (which records it as the flow run's infrastructure pid) and keeps the handle."""
+
+    def __init__(self, outer: anyio.abc.TaskStatus[int] | None) -> None:
+        self._outer = outer
+        self.handle: ProcessHandle | None = None
+
+    def started(self, value: ProcessHandle | None = None) -> None:
+        self.handle = value
+        if self._outer is not None and value is not None and value.pid is not None:
+            self._outer.started(value.pid)
+
+
+@dataclass(frozen=True)
+class _Running:
+    """A flow run this worker executes: its cancel scope and its executor context."""
+
+    flow_run: FlowRun
+    scope: anyio.CancelScope
+    executors: FlowRunExecutorContext

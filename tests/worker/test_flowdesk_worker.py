@@ -1,0 +1,268 @@
+"""The flowdesk worker on the test stack's Prefect server, in a pool of its own.
+
+Each test starts real `prefect worker start --type flowdesk` processes and runs the test
+workload (tests/worker/workload.py) through them: a stopped worker finishes its run and
+takes no new one; a run still going when the drain period ends is handed back and
+completes on the next worker; a run that kills its own process is Crashed while the
+run beside it in the same worker completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.objects import FlowRun, StateType
+
+from deployments.setup import base_job_template
+from flowdesk.worker import FlowdeskWorker
+from tests.stack import ROOT, Stack
+
+WORKER_START_TIMEOUT = 60
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def _pool_with_workload(api_url: str) -> tuple[str, uuid.UUID]:
+    """A new flowdesk work pool and a deployment of the test workload in it."""
+    name = f"test-worker-{uuid.uuid4().hex[:8]}"
+    async with PrefectClient(api_url) as client:
+        await client.create_work_pool(
+            WorkPoolCreate(
+                name=name, type=FlowdeskWorker.type, base_job_template=base_job_template()
+            )
+        )
+        flow_id = await client.create_flow_from_name("flowdesk-test-workload")
+        deployment_id = await client.create_deployment(
+            flow_id=flow_id,
+            name=name,
+            entrypoint="tests/worker/workload.py:workload",
+            path=str(ROOT),
+            work_pool_name=name,
+            pull_steps=[
+                {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
+            ],
+        )
+    return name, deployment_id
+
+
+async def _submit(
+    api_url: str,
+    deployment_id: uuid.UUID,
+    job_variables: dict[str, Any] | None = None,
+    **parameters: Any,
+) -> uuid.UUID:
+    async with PrefectClient(api_url) as client:
+        flow_run = await client.create_flow_run_from_deployment(
+            deployment_id, parameters=parameters, job_variables=job_variables
+        )
+    return flow_run.id
+
+
+async def _read(api_url: str, flow_run_id: uuid.UUID) -> FlowRun:
+    async with PrefectClient(api_url) as client:
+        return await client.read_flow_run(flow_run_id)
+
+
+def wait_for(
+    stack: Stack, flow_run_id: uuid.UUID, done: Callable[[FlowRun], bool], timeout: float = 60
+) -> FlowRun:
+    deadline = time.monotonic() + timeout
+    while True:
+        flow_run = run(_read(stack.prefect_api_url, flow_run_id))
+        if done(flow_run):
+            return flow_run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"flow run {flow_run_id} still {flow_run.state!r}")
+        time.sleep(0.2)
+
+
+def submit_running(
+    stack: Stack, deployment_id: uuid.UUID, journal: Path, seconds: float
+) -> uuid.UUID:
+    """A workload run of `seconds`, once Prefect has it Running."""
+    flow_run_id: uuid.UUID = run(
+        _submit(stack.prefect_api_url, deployment_id, journal=str(journal), seconds=seconds)
+    )
+    wait_for(stack, flow_run_id, lambda fr: state_type(fr) is StateType.RUNNING)
+    return flow_run_id
+
+
+def state_type(flow_run: FlowRun) -> StateType | None:
+    return flow_run.state.type if flow_run.state else None
+
+
+class Worker:
+    """One `prefect worker start --type flowdesk` process on the pool; output to a file."""
+
+    def __init__(self, stack: Stack, pool: str, drain_seconds: float, log: Path) -> None:
+        self.log = log
+        env = {
+            **stack.env,
+            "FLOWDESK_WORKER_DRAIN_SECONDS": str(drain_seconds),
+            "PREFECT_WORKER_QUERY_SECONDS": "0.5",
+        }
+        argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool]
+        argv += ["--type", "flowdesk", "--limit", "4"]
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.wait_for_output("started!", WORKER_START_TIMEOUT)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"worker never said {text!r}:\n{self.output()[-3000:]}")
+            time.sleep(0.1)
+
+    def stop(self, timeout: float) -> int:
+        """SIGTERM, as `flowdesk up` sends it; the exit code once it has gone."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextmanager
+def worker(stack: Stack, pool: str, drain_seconds: float, log: Path) -> Iterator[Worker]:
+    started = Worker(stack, pool, drain_seconds, log)
+    try:
+        yield started
+    finally:
+        started.kill()
+
+
+def journal_lines(journal: Path) -> list[str]:
+    """'start|done <attempt>' per line, in order; the flow run ids checked separately."""
+    if not journal.exists():
+        return []
+    return [
+        " ".join((line.split()[0], line.split()[2]))
+        for line in journal.read_text().split("\n")
+        if line
+    ]
+
+
+@pytest.fixture
+def workload_pool(stack: Stack) -> tuple[str, uuid.UUID]:
+    """A work pool of this test's own, and the deployment of the test workload in it."""
+    pool: tuple[str, uuid.UUID] = run(_pool_with_workload(stack.prefect_api_url))
+    return pool
+
+
+class TestGracefulStop:
+    def test_stopped_worker_finishes_its_run_and_takes_no_new_one(
+        self, stack: Stack, workload_pool: tuple[str, uuid.UUID], tmp_path: Path
+    ) -> None:
+        pool, deployment_id = workload_pool
+        journal = tmp_path / "journal"
+        with worker(stack, pool, drain_seconds=60, log=tmp_path / "worker.log") as first:
+            going = submit_running(stack, deployment_id, journal, seconds=3)
+            first.process.send_signal(signal.SIGTERM)
+            first.wait_for_output("stopping:", 10)
+            later = run(
+                _submit(stack.prefect_api_url, deployment_id, journal=str(tmp_path / "later"))
+            )
+            assert first.process.wait(timeout=30) == 0, first.output()[-3000:]
+        assert state_type(run(_read(stack.prefect_api_url, going))) is StateType.COMPLETED
+        assert journal_lines(journal) == ["start 1", "done 1"]
+        untaken = run(_read(stack.prefect_api_url, later))
+        assert state_type(untaken) is StateType.SCHEDULED, "a stopping worker takes no new run"
+        assert not (tmp_path / "later").exists()
+
+    def test_run_still_going_after_the_drain_is_handed_back_and_completes_on_the_next_worker(
+        self, stack: Stack, workload_pool: tuple[str, uuid.UUID], tmp_path: Path
+    ) -> None:
+        pool, deployment_id = workload_pool
+        journal = tmp_path / "journal"
+        with worker(stack, pool, drain_seconds=1, log=tmp_path / "first.log") as first:
+            long = submit_running(stack, deployment_id, journal, seconds=600)
+            began = time.monotonic()
+            assert first.stop(timeout=30) == 0, first.output()[-3000:]
+            stopped_in = time.monotonic() - began
+        handed_back = run(_read(stack.prefect_api_url, long))
+        assert handed_back.state is not None
+        assert (handed_back.state.type, handed_back.state.name) == (
+            StateType.SCHEDULED,
+            "AwaitingRetry",
+        )
+        assert journal_lines(journal) == ["start 1"]
+        assert stopped_in < 15, f"the worker took {stopped_in:.1f} s to hand back and stop"
+
+        with worker(stack, pool, drain_seconds=30, log=tmp_path / "second.log"):
+            finished = wait_for(stack, long, lambda fr: bool(fr.state and fr.state.is_final()))
+        assert state_type(finished) is StateType.COMPLETED
+        assert finished.run_count == 2
+        assert journal_lines(journal) == ["start 1", "start 2", "done 2"]
+
+
+class TestWarmIsolation:
+    def test_a_run_that_kills_its_process_is_crashed_and_the_run_beside_it_completes(
+        self, stack: Stack, workload_pool: tuple[str, uuid.UUID], tmp_path: Path
+    ) -> None:
+        pool, deployment_id = workload_pool
+        with worker(stack, pool, drain_seconds=30, log=tmp_path / "worker.log"):
+            beside = submit_running(stack, deployment_id, tmp_path / "beside", seconds=3)
+            dying = run(
+                _submit(
+                    stack.prefect_api_url,
+                    deployment_id,
+                    journal=str(tmp_path / "dying"),
+                    crash=True,
+                )
+            )
+            crashed = wait_for(stack, dying, lambda fr: bool(fr.state and fr.state.is_final()))
+            completed = wait_for(stack, beside, lambda fr: bool(fr.state and fr.state.is_final()))
+        assert state_type(crashed) is StateType.CRASHED
+        assert crashed.state is not None
+        assert "status code: 7" in (crashed.state.message or "")
+        assert state_type(completed) is StateType.COMPLETED
+        pids = {line.split()[3] for line in (tmp_path / "beside").read_text().split("\n") if line}
+        dead = (tmp_path / "dying").read_text().split()[3]
+        assert dead not in pids, "each flow run has a process of its own"
+
+    def test_isolation_process_runs_a_fresh_interpreter_under_the_worker(
+        self, stack: Stack, workload_pool: tuple[str, uuid.UUID], tmp_path: Path
+    ) -> None:
+        pool, deployment_id = workload_pool
+        with worker(stack, pool, drain_seconds=30, log=tmp_path / "worker.log") as serving:
+            parents = {}
+            for isolation in ("warm", "process"):
+                journal = tmp_path / isolation
+                flow_run_id = run(
+                    _submit(
+                        stack.prefect_api_url,
+                        deployment_id,
+                        job_variables={"isolation": isolation},
+                        journal=str(journal),
+                    )
+                )
+                done = wait_for(
+                    stack, flow_run_id, lambda fr: bool(fr.state and fr.state.is_final())
+                )
+                assert state_type(done) is StateType.COMPLETED
+                parents[isolation] = int(journal.read_text().split()[4])
+        # A warm run is forked by the forkserver; a process run is the worker's own child.
+        assert parents["process"] == serving.process.pid
+        assert parents["warm"] != serving.process.pid
