@@ -1,11 +1,16 @@
 """Start the stack's processes, relay their output, and stop every one of them for sure.
 
-``flowdesk up`` runs a Prefect server, a process worker and the API as children. Stopping
+``flowdesk up`` runs a Prefect server, a worker and the API as children. Stopping
 them is the hard part: a process worker forwards the first SIGTERM as SIGINT and keeps
 polling until a second one (shared/DESIGN.md), and its flow runs may live in sessions of
 their own, out of reach of a process-group signal. So a service is stopped in three steps:
 SIGTERM to its process group; 1 s later SIGTERM again, to the group and to every
 descendant; SIGKILL to all that is left once its ``stop_timeout`` has passed.
+
+A ``graceful`` service (flowdesk's own worker) is stopped differently: SIGTERM to its
+leader alone, which then drains its flow runs and hands back the rest within
+``stop_timeout``; a group-wide signal would kill the flow-run processes it is waiting for.
+Whatever is left at the deadline is killed as above.
 
 Descendants are found two ways, in one pass over the process table: by parent links from
 the service's leader, and by a marker variable (``FLOWDESK_SUPERVISOR_TAG``) that every

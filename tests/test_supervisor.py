@@ -163,6 +163,20 @@ class TestStopAll:
         assert "worker         | SIGTERM number 2" in stream.getvalue()
         assert "worker: SIGKILL to its group and to pids" in stream.getvalue()
 
+    def test_graceful_service_is_signalled_alone_and_its_child_finishes_its_work(
+        self, supervisor: Supervisor, stream: io.StringIO
+    ) -> None:
+        spec = ServiceSpec("worker", script("draining.py"), ENV, stop_timeout=10, graceful=True)
+        supervisor.start(spec)
+        began = time.monotonic()
+        supervisor.stop_all()
+        assert time.monotonic() - began < 8
+        output = stream.getvalue()
+        assert "grandchild finished its work" in output
+        assert output.index("grandchild finished its work") < output.index("drained")
+        assert "SIGKILL to its group" not in output
+        assert pid_gone(pid_in(output, "grandchild"))
+
     def test_stop_all_is_idempotent_and_runs_cleanups_after_children(
         self, supervisor: Supervisor
     ) -> None:
