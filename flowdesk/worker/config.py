@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from prefect.utilities.processutils import command_to_string, get_sys_executable
 from prefect.workers.base import BaseJobConfiguration, BaseVariables
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -26,10 +26,30 @@ ISOLATION_HELP = (
 )
 
 
+# The step `prefect deploy` infers for code that is already on the machine.
+SET_WORKING_DIRECTORY = {
+    "prefect.deployments.steps.set_working_directory",
+    "prefect.deployments.steps.pull.set_working_directory",
+}
+
+
 class FlowdeskJobConfiguration(BaseJobConfiguration):
     isolation: Isolation = Field(default="warm")
     stream_output: bool = Field(default=True)
     working_dir: Path | None = Field(default=None)
+
+    # Set when the deployment's code is a local directory: a warm run then loads the
+    # entrypoint from there itself, instead of reading the deployment and running its
+    # pull step again in the child (one API call and about 0.2 s per run).
+    _code_directory: Path | None = PrivateAttr(default=None)
+    _entrypoint: str | None = PrivateAttr(default=None)
+
+    @property
+    def local_code(self) -> tuple[Path, str] | None:
+        """The directory and entrypoint of a deployment whose code is local, else None."""
+        if self._code_directory is None or self._entrypoint is None:
+            return None
+        return self._code_directory, self._entrypoint
 
     def prepare_for_flow_run(
         self,
@@ -44,12 +64,29 @@ class FlowdeskJobConfiguration(BaseJobConfiguration):
             flow_run, deployment, flow, work_pool, worker_name, worker_id=worker_id
         )
         self.env = {**os.environ, **self.env}
+        if deployment is not None and deployment.entrypoint:
+            self._code_directory = local_code_directory(deployment.pull_steps)
+            self._entrypoint = deployment.entrypoint
 
     @staticmethod
     def _base_flow_run_command() -> str:
         """For `isolation: process`: the engine itself, from the worker's interpreter (not
         `prefect flow-run execute`, a supervisor interpreter that then starts the engine)."""
         return command_to_string([get_sys_executable(), "-m", "prefect.engine"])
+
+
+def local_code_directory(pull_steps: list[dict[str, Any]] | None) -> Path | None:
+    """The directory of a deployment whose only pull step is `set_working_directory` to a
+    fixed path; None for any other way of getting the code (git, storage blocks, ...)."""
+    if not pull_steps or len(pull_steps) != 1 or len(pull_steps[0]) != 1:
+        return None
+    ((step, arguments),) = pull_steps[0].items()
+    directory = arguments.get("directory") if isinstance(arguments, dict) else None
+    if step not in SET_WORKING_DIRECTORY or not isinstance(directory, str):
+        return None
+    if "{{" in directory or "$" in directory:  # templated: resolved by the step only
+        return None
+    return Path(directory)
 
 
 class FlowdeskVariables(BaseVariables):

@@ -85,11 +85,13 @@ class WarmStarter:
         env: Mapping[str, str | None],
         cwd: Path | None,
         control_channel: ControlChannel | None,
+        local_code: tuple[Path, str] | None = None,
     ) -> None:
         self._processes = processes
         self._env = env
         self._cwd = cwd
         self._control_channel = control_channel
+        self._local_code = local_code
 
     async def start(
         self,
@@ -99,6 +101,11 @@ class WarmStarter:
         env = {key: value for key, value in self._env.items() if value is not None}
         env["PREFECT__FLOW_RUN_ID"] = str(flow_run.id)
         env["PREFECT__ENABLE_CANCELLATION_AND_CRASHED_HOOKS"] = "false"
+        cwd = self._cwd
+        if self._local_code is not None:
+            # What the deployment's one pull step would do, done here: the child starts in
+            # the code's directory and the engine loads the entrypoint from it.
+            cwd, env["PREFECT__FLOW_ENTRYPOINT"] = self._local_code
         registered = False
         if self._control_channel is not None:
             try:
@@ -109,9 +116,7 @@ class WarmStarter:
                 env["PREFECT__CONTROL_PORT"], env["PREFECT__CONTROL_TOKEN"] = str(port), token
                 registered = True
         try:
-            process = await anyio.to_thread.run_sync(
-                self._processes.fork, flow_run.id, env, self._cwd
-            )
+            process = await anyio.to_thread.run_sync(self._processes.fork, flow_run.id, env, cwd)
         except BaseException:
             if registered and self._control_channel is not None:
                 self._control_channel.unregister(flow_run.id)

@@ -205,6 +205,7 @@ class FlowdeskWorker(BaseWorker[FlowdeskJobConfiguration, FlowdeskVariables, Flo
                 env=configuration.env,
                 cwd=configuration.working_dir,
                 control_channel=executors.control_channel,
+                local_code=configuration.local_code,
             )
         else:
             starter = EngineCommandStarter(
