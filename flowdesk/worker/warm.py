@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from prefect.runner._control_channel import ControlChannel
 
 # What the warm process imports once: the engine and every flow flowdesk deploys, with
-# the libraries they import (pandas, SQLAlchemy, the desk's models).
+# the libraries they import (pandas, SQLAlchemy, the desk's models), then the market data.
 PRELOAD: tuple[str, ...] = (
     "prefect.engine",
     "prefect.flow_engine",
@@ -44,6 +44,7 @@ PRELOAD: tuple[str, ...] = (
     "flows.analysis",
     "flows.maintenance",
     "flows.lifecycle",
+    "flowdesk.worker.preload",
 )
 
 

@@ -247,7 +247,7 @@ class TestWarmIsolation:
     ) -> None:
         pool, deployment_id = workload_pool
         with worker(stack, pool, drain_seconds=30, log=tmp_path / "worker.log") as serving:
-            parents = {}
+            parents, parsed = {}, {}
             for isolation in ("warm", "process"):
                 journal = tmp_path / isolation
                 flow_run_id = run(
@@ -262,7 +262,10 @@ class TestWarmIsolation:
                     stack, flow_run_id, lambda fr: bool(fr.state and fr.state.is_final())
                 )
                 assert state_type(done) is StateType.COMPLETED
-                parents[isolation] = int(journal.read_text().split()[4])
+                fields = journal.read_text().split()
+                parents[isolation], parsed[isolation] = int(fields[4]), int(fields[5])
         # A warm run is forked by the forkserver; a process run is the worker's own child.
         assert parents["process"] == serving.process.pid
         assert parents["warm"] != serving.process.pid
+        # The forkserver parsed the market data file once; a fresh interpreter has not.
+        assert parsed == {"warm": 1, "process": 0}

@@ -1,5 +1,6 @@
 """A test workload for the flowdesk worker (not shipped): a flow that sleeps on its first
-attempt, or kills its own process, and logs each attempt to a file."""
+attempt, or kills its own process, and logs each attempt to a file: the attempt, its pid,
+its parent's pid and how many market data files its process had already parsed."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ from pathlib import Path
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flowdesk.marketdata import file_provider
+
 
 @flow(name="flowdesk-test-workload", persist_result=False)
 def workload(journal: str, seconds: float = 0.0, crash: bool = False) -> int:
     """Sleep `seconds` on the first attempt only; with `crash`, die like a segfault."""
     attempt = int(flow_run.run_count)
+    # Market data files already parsed in this process (the warm worker preloads them).
+    parsed = len(file_provider._cache)
     with Path(journal).open("a") as out:
-        out.write(f"start {flow_run.id} {attempt} {os.getpid()} {os.getppid()}\n")
+        out.write(f"start {flow_run.id} {attempt} {os.getpid()} {os.getppid()} {parsed}\n")
     if crash:
         os._exit(7)
     if attempt == 1:
