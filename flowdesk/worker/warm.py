@@ -44,6 +44,16 @@ PRELOAD: tuple[str, ...] = (
     "flows.analysis",
     "flows.maintenance",
     "flows.lifecycle",
+    # Imported lazily by the first database connection or API call of each process: a
+    # flow run forked before they are imported pays for them again (psycopg alone ~0.1 s).
+    "psycopg",
+    "sqlalchemy.dialects.postgresql.psycopg",
+    "aiosqlite",
+    "sqlalchemy.dialects.sqlite.aiosqlite",
+    "anyio._backends._asyncio",
+    "anyio.streams.tls",
+    "encodings.idna",
+    "pandas.io.formats.csvs",
     "flowdesk.worker.preload",
 )
 
