@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from flowdesk.errors import FlowdeskError, InvalidRequest
@@ -70,8 +71,19 @@ def invalid_request(fields: list[dict[str, Any]]) -> InvalidRequest:
     return InvalidRequest(detail, fields=fields)
 
 
-def _json(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+# How long a client should wait before retrying when every database connection was busy.
+POOL_RETRY_AFTER_SECONDS = 1
+
+
+def _json(
+    status: int,
+    error: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
     return JSONResponse({"error": error, "detail": detail, **extra}, status, headers=headers)
 
 
@@ -103,6 +115,18 @@ def install(app: FastAPI) -> None:
             return _json(503, "ServiceUnavailable", f"database unavailable: {exc.orig}")
         logger.exception("database error")
         return _json(500, "InternalError", "a database error occurred; it has been logged")
+
+    @app.exception_handler(PoolTimeout)
+    async def pool_exhausted(_: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every connection of this API process stayed busy for the pool's whole timeout:
+        # overload, not a fault of the request; nothing was written.
+        logger.warning("database connection pool exhausted: %s", exc)
+        return _json(
+            503,
+            "ServiceUnavailable",
+            "database busy: no connection became free in time; retry shortly",
+            headers={"Retry-After": str(POOL_RETRY_AFTER_SECONDS)},
+        )
 
     @app.exception_handler(OSError)
     async def os_error(_: Request, exc: OSError) -> JSONResponse:
