@@ -41,7 +41,12 @@ async def get_principal(
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("missing API key: send the header 'Authorization: Bearer <key>'")
-    return await authenticate(session, credentials.credentials)
+    principal = await authenticate(session, credentials.credentials)
+    # End the key lookup's transaction, so its connection goes back to the pool instead
+    # of staying checked out while the route waits on Prefect (the session opens a new
+    # one if the route uses it). Held, 30 slow submissions exhausted the pool.
+    await session.commit()
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]

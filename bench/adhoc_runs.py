@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import os
 import shlex
 import signal
-import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
+from benchkit import machine, own_stack, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 TERMINAL = {"completed", "failed", "cancelled", "crashed"}
@@ -213,12 +210,6 @@ def run_burst(
     return phase
 
 
-def percentile(values: list[float], p: int) -> float | None:
-    if len(values) < 2:
-        return values[0] if values else None
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
-
-
 def fmt(value: float | None, scale: float, digits: int) -> str:
     return "-" if value is None else f"{value * scale:.{digits}f}"
 
@@ -260,16 +251,6 @@ def _ratio(numerator: float | None, denominator: float | None) -> str:
     if numerator is None or not denominator:
         return "-"
     return f"{numerator / denominator:.1f}x"
-
-
-def machine() -> str:
-    cpu = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        models = [ln for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
-        cpu = f" ({models[0].split(':', 1)[1].strip()})" if models else ""
-    memory = psutil.virtual_memory().total / 2**30
-    return f"{os.cpu_count()} cores{cpu}, {memory:.1f} GiB"
 
 
 def reproduce(args: argparse.Namespace) -> str:
@@ -329,26 +310,10 @@ def target_api(args: argparse.Namespace, worker: str) -> Iterator[tuple[str, str
     if args.api_url:
         yield args.api_url, args.api_key
         return
-    sys.path.insert(0, str(ROOT))  # `tests` is not an installed package
-    from tests.stack import drop_databases, start_stack, stop_stack
-
-    with tempfile.TemporaryDirectory(prefix="flowdesk-bench-") as tmp:
-        log(f"starting flowdesk up with the {worker} worker on fresh Postgres databases ...")
-        started = time.perf_counter()
-        # The production default: reads reconcile only runs open for 15 s or more.
-        env = {"FLOWDESK_RECONCILE_AFTER_SECONDS": "15", "FLOWDESK_WORKER_TYPE": worker}
-        stack = start_stack(Path(tmp), extra_env=env)
-        try:
-            log(f"stack ready in {time.perf_counter() - started:.0f} s at {stack.api_url}")
-            yield stack.api_url, stack.create_user("bench")
-        finally:
-            log("stopping the stack and dropping its databases ...")
-            try:
-                code = stop_stack(stack)
-            finally:
-                drop_databases(stack)
-            if code != 0:
-                log(f"flowdesk up exited with {code}; its log:\n{stack.log_tail(30)}")
+    # The production default: reads reconcile only runs open for 15 s or more.
+    env = {"FLOWDESK_RECONCILE_AFTER_SECONDS": "15", "FLOWDESK_WORKER_TYPE": worker}
+    with own_stack(env, log) as stack:
+        yield stack.api_url, stack.create_user("bench")
 
 
 def parse_args() -> argparse.Namespace:

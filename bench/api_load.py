@@ -44,10 +44,8 @@ import json
 import os
 import shlex
 import signal
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -59,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
+from benchkit import machine, own_stack, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(__file__).resolve()
@@ -514,12 +512,6 @@ def run_phases(target: Target, args: argparse.Namespace) -> list[Phase]:
 # --- the report -------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], p: int) -> float | None:
-    if len(values) < 2:
-        return values[0] if values else None
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
-
-
 def fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -584,16 +576,6 @@ def notes(phases: list[Phase]) -> list[str]:
     return lines
 
 
-def machine() -> str:
-    cpu = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        models = [ln for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
-        cpu = f" ({models[0].split(':', 1)[1].strip()})" if models else ""
-    memory = psutil.virtual_memory().total / 2**30
-    return f"{os.cpu_count()} cores{cpu}, {memory:.1f} GiB"
-
-
 def reproduce(args: argparse.Namespace) -> str:
     argv = ["python", "bench/api_load.py", "--get-rate", f"{args.get_rate:g}"]
     argv += ["--post-rate", f"{args.post_rate:g}", "--duration", f"{args.duration:g}"]
@@ -639,30 +621,11 @@ def target_stack(args: argparse.Namespace) -> Iterator[Target]:
     if args.api_url:
         yield Target(args.api_url, args.api_key, args.prefect_api_url.rstrip("/"))
         return
-    sys.path.insert(0, str(ROOT))  # `tests` is not an installed package
-    from tests.stack import drop_databases, start_stack, stop_stack
-
-    with tempfile.TemporaryDirectory(prefix="flowdesk-bench-") as tmp:
-        log("starting flowdesk up on fresh Postgres databases ...")
-        started = time.perf_counter()
-        # Production defaults: the test stack reconciles open runs every 2 s on every read,
-        # which would read hundreds of flow runs from Prefect during the POST phases.
-        env = {
-            "FLOWDESK_RECONCILE_AFTER_SECONDS": "15",
-            "FLOWDESK_RECONCILE_INTERVAL_SECONDS": "30",
-        }
-        stack = start_stack(Path(tmp), extra_env=env)
-        try:
-            log(f"stack ready in {time.perf_counter() - started:.0f} s at {stack.api_url}")
-            yield Target(stack.api_url, stack.create_user("bench"), stack.prefect_api_url)
-        finally:
-            log("stopping the stack and dropping its databases ...")
-            try:
-                code = stop_stack(stack)
-            finally:
-                drop_databases(stack)
-            if code != 0:
-                log(f"flowdesk up exited with {code}; its log:\n{stack.log_tail(30)}")
+    # Production defaults: the test stack reconciles open runs every 2 s on every read,
+    # which would read hundreds of flow runs from Prefect during the POST phases.
+    env = {"FLOWDESK_RECONCILE_AFTER_SECONDS": "15", "FLOWDESK_RECONCILE_INTERVAL_SECONDS": "30"}
+    with own_stack(env, log) as stack:
+        yield Target(stack.api_url, stack.create_user("bench"), stack.prefect_api_url)
 
 
 def parse_args() -> argparse.Namespace:
