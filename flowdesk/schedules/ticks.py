@@ -109,11 +109,11 @@ async def record_tick(
     try:
         await session.flush()
     except IntegrityError:
-        await session.rollback()
+        await session.rollback()  # expires `schedule`: log its id from the parameters
         logger.warning(
             "tick %s of schedule %s is already recorded by another flow run",
             scheduled_for,
-            schedule.id,
+            params["schedule_id"],
         )
         return None
     if run.status is not RunStatus.RUNNING:
