@@ -5,9 +5,10 @@ Markdown table (progress goes to stderr). Without ``--api-url``/``--api-key`` it
 own stack with ``tests.stack.start_stack`` on fresh Postgres databases (Prefect's too:
 SQLite answers "database is locked" under bursts, DESIGN.md) and always stops it and drops
 the databases at the end. It measures Prefect's stock process worker (the baseline) and then
-flowdesk's worker, one fresh stack each, and prints their ratios. Two phases, one row each:
+flowdesk's worker, one fresh stack each, and prints their ratios. Three phases, one row each:
 
 - sequential: submit one run, poll it every 50 ms until terminal, then the next one;
+- K clients: K threads each submit a run, wait for it, then submit the next (K in flight);
 - burst: C threads submit N runs as fast as they can, then each polls the runs it submitted.
 
 End-to-end is from just before the POST to the first GET that shows ``completed``; runs per
@@ -167,6 +168,51 @@ def run_sequential(
     return phase
 
 
+class Indexes:
+    """Hands the run indexes 0..n-1 out to client threads, each index once."""
+
+    def __init__(self, n: int) -> None:
+        self._next = iter(range(n))
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        with self._lock:
+            return next(self._next, None)
+
+
+def run_concurrent(
+    make_client: Callable[[], httpx.Client],
+    body: dict[str, Any],
+    n: int,
+    clients: int,
+    timeout: float,
+) -> Phase:
+    """`clients` users at once, each submitting a run and waiting for it before the next:
+    `clients` runs in flight all the time, n in all."""
+    phase = Phase(f"{clients} clients", [RunRecord(i) for i in range(n)])
+    indexes = Indexes(n)
+    failures: list[BaseException] = []
+
+    def client_loop() -> None:
+        try:
+            with make_client() as client:
+                while (i := indexes.take()) is not None:
+                    submit(client, phase.records[i], body)
+                    wait_all(client, [phase.records[i]], timeout)
+        except BaseException as exc:  # re-raised in the main thread below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=client_loop, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    log(f"[{phase.name}] {sum(r.completed for r in phase.records)}/{n} completed")
+    return phase
+
+
 def run_burst(
     make_client: Callable[[], httpx.Client],
     body: dict[str, Any],
@@ -175,19 +221,14 @@ def run_burst(
     timeout: float,
 ) -> Phase:
     phase = Phase("burst", [RunRecord(i) for i in range(n)])
-    next_index = iter(range(n))
-    lock = threading.Lock()
+    indexes = Indexes(n)
     failures: list[BaseException] = []
 
     def submitter() -> None:
         mine: list[RunRecord] = []
         try:
             with make_client() as client:
-                while True:
-                    with lock:
-                        i = next(next_index, None)
-                    if i is None:
-                        break
+                while (i := indexes.take()) is not None:
                     submit(client, phase.records[i], body)
                     mine.append(phase.records[i])
                 wait_all(client, mine, timeout)
@@ -255,7 +296,8 @@ def _ratio(numerator: float | None, denominator: float | None) -> str:
 
 def reproduce(args: argparse.Namespace) -> str:
     argv = ["python", "bench/adhoc_runs.py", "--runs", str(args.runs)]
-    argv += ["--concurrency", str(args.concurrency), "--set", args.set]
+    argv += ["--concurrency", str(args.concurrency), "--clients", str(args.clients)]
+    argv += ["--set", args.set]
     argv += ["--warmup", str(args.warmup), "--timeout", f"{args.timeout:g}"]
     argv += ["--workers", ",".join(args.workers)]
     if args.api_url:
@@ -320,6 +362,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30, help="runs per phase (default 30)")
     parser.add_argument("--concurrency", type=int, default=4, help="burst submitters (4)")
+    parser.add_argument(
+        "--clients", type=int, default=5, help="clients each waiting for its run (5)"
+    )
     parser.add_argument("--set", default="tech_majors", help="screener set (tech_majors)")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted runs first (1)")
     parser.add_argument(
@@ -365,6 +410,9 @@ def main() -> None:
                 log(f"warm-up: {args.warmup} run(s), not counted")
                 run_sequential(make_client, body, args.warmup, args.timeout, name="warm-up")
             measured = [run_sequential(make_client, body, args.runs, args.timeout)]
+            measured.append(
+                run_concurrent(make_client, body, args.runs, args.clients, args.timeout)
+            )
             measured.append(run_burst(make_client, body, args.runs, args.concurrency, args.timeout))
             for phase in measured:
                 phase.worker = worker

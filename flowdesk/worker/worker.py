@@ -44,6 +44,8 @@ from flowdesk.worker.config import FlowdeskJobConfiguration, FlowdeskVariables
 from flowdesk.worker.warm import WarmProcesses, WarmStarter
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# After the drain period, how long a run being submitted may take to start its process.
+SUBMISSION_WAIT_SECONDS = 10.0
 
 
 class FlowdeskWorkerResult(BaseWorkerResult):
@@ -129,10 +131,22 @@ class FlowdeskWorker(BaseWorker[FlowdeskJobConfiguration, FlowdeskVariables, Flo
             self.drain_seconds,
         )
         with anyio.move_on_after(self.drain_seconds):
-            while self._running and not self._hand_back_now.is_set():
+            while self._busy() and not self._hand_back_now.is_set():
                 await anyio.sleep(0.1)
+        # A run still being submitted (Pending, its process not started yet) would be
+        # stranded in Pending if cut off now: let its process start, then hand it back.
+        with anyio.move_on_after(SUBMISSION_WAIT_SECONDS):
+            while self._submitting():
+                await anyio.sleep(0.05)
         for flow_run_id in list(self._running):
             await self.hand_back(flow_run_id)
+
+    def _submitting(self) -> set[uuid.UUID]:
+        """Flow runs the worker took (Pending) whose process has not started yet."""
+        return set(self._submitting_flow_run_ids) - set(self._running)
+
+    def _busy(self) -> bool:
+        return bool(self._running or self._submitting())
 
     async def hand_back(self, flow_run_id: uuid.UUID) -> None:
         """Give a running flow run back to the pool: AwaitingRetry, its process stopped."""
