@@ -69,8 +69,6 @@ class FlowdeskWorker(BaseWorker[FlowdeskJobConfiguration, FlowdeskVariables, Flo
         self.drain_seconds = get_settings().worker_drain_seconds
         self._warm = WarmProcesses()
         self._running: dict[uuid.UUID, _Running] = {}
-        self._handed_back: set[uuid.UUID] = set()
-        self._draining = False
         self._stop_requested = asyncio.Event()
         self._hand_back_now = asyncio.Event()
 
@@ -118,13 +116,12 @@ class FlowdeskWorker(BaseWorker[FlowdeskJobConfiguration, FlowdeskVariables, Flo
         self._stop_requested.set()
 
     async def get_and_submit_flow_runs(self) -> list[FlowRun]:
-        if self._draining:
+        if self._stop_requested.is_set():  # stopping: take no new run
             return []
         return await super().get_and_submit_flow_runs()
 
     async def drain(self) -> None:
         """Wait for the running flow runs, up to the drain period; hand back the rest."""
-        self._draining = True
         self._logger.info(
             "stopping: %d flow run(s) running; waiting up to %g s for them",
             len(self._running),
@@ -167,7 +164,7 @@ class FlowdeskWorker(BaseWorker[FlowdeskJobConfiguration, FlowdeskVariables, Flo
             return
         if not state.is_scheduled():
             return  # Prefect refused: the run reached a final state meanwhile
-        self._handed_back.add(flow_run_id)
+        running.handed_back = True
         # Cancel first: the executor must not see the exit code and propose Crashed over
         # AwaitingRetry (it is blocked on the process until the kill below).
         running.scope.cancel()
@@ -240,14 +237,15 @@ class FlowdeskWorker(BaseWorker[FlowdeskJobConfiguration, FlowdeskVariables, Flo
             execution = await executor.submit(task_status=started)
 
         with anyio.CancelScope() as scope:
-            self._running[flow_run.id] = _Running(flow_run, scope, executors)
+            running = _Running(flow_run, scope, executors)
+            self._running[flow_run.id] = running
             try:
                 async with anyio.create_task_group() as group:
                     group.start_soon(execute)
             finally:
                 self._running.pop(flow_run.id, None)
         pid = started.handle.pid if started.handle else None
-        if flow_run.id in self._handed_back or execution is None:
+        if running.handed_back or execution is None:
             # Handed back, or never started (the executor has recorded why: cancelled
             # before it started, or Crashed because the process could not start).
             return FlowdeskWorkerResult(status_code=0, identifier=str(pid))
@@ -270,10 +268,12 @@ class _Started:
             self._outer.started(value.pid)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Running:
-    """A flow run this worker executes: its cancel scope and its executor context."""
+    """A flow run this worker executes: its cancel scope, its executor context, and
+    whether the worker handed it back to the pool."""
 
     flow_run: FlowRun
     scope: anyio.CancelScope
     executors: FlowRunExecutorContext
+    handed_back: bool = False
