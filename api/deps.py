@@ -15,7 +15,9 @@ from flowdesk.db.engine import session_scope
 from flowdesk.errors import Forbidden, Unauthorized
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop on
+    # every request for a dictionary lookup.
     state: AppState = request.app.state.flowdesk
     return state
 
@@ -36,12 +38,17 @@ _bearer = HTTPBearer(auto_error=False, description="An API key from `flowdesk us
 
 
 async def get_principal(
+    state: StateDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("missing API key: send the header 'Authorization: Bearer <key>'")
+    cached = state.principals.get(credentials.credentials)
+    if cached is not None:
+        return cached
     principal = await authenticate(session, credentials.credentials)
+    state.principals.put(credentials.credentials, principal)
     # End the key lookup's transaction, so its connection goes back to the pool instead
     # of staying checked out while the route waits on Prefect (the session opens a new
     # one if the route uses it). Held, 30 slow submissions exhausted the pool.

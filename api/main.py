@@ -24,10 +24,12 @@ from api.screener_sets.endpoints import router as screener_sets_router
 from api.screeners.endpoints import router as screeners_router
 from api.state import AppState
 from flowdesk import __version__
+from flowdesk.accounts.cache import PrincipalCache
 from flowdesk.db.engine import make_engine, session_factory
 from flowdesk.errors import ServiceUnavailable
 from flowdesk.orchestration import PrefectGateway, open_gateway
 from flowdesk.runs.reconcile import reconcile_open_runs, resubmit_lost_runs
+from flowdesk.runs.submission import Submitter
 from flowdesk.screener_sets import CatalogStore
 from flowdesk.settings import Settings, get_settings
 
@@ -36,6 +38,8 @@ logger = logging.getLogger("flowdesk.api")
 # A pending run with no flow run this old was lost between insert and Prefect call
 # (the API's Prefect deadline is 10 s by default), so it is submitted again.
 LOST_AFTER = timedelta(seconds=60)
+# On shutdown, how long flow runs of accepted submissions may still be created.
+SUBMIT_DRAIN_SECONDS = 5.0
 
 
 async def _reconcile_forever(state: AppState) -> None:
@@ -73,12 +77,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalog.get()  # an invalid file stops start-up here, naming the problem
         engine = make_engine(settings.database_url)
         async with open_gateway(settings.prefect_api, settings.prefect_timeout_seconds) as gw:
+            sessions = session_factory(engine)
             state = AppState(
                 settings=settings,
                 engine=engine,
-                sessions=session_factory(engine),
+                sessions=sessions,
                 prefect=gw,
                 catalog=catalog,
+                principals=PrincipalCache(settings.auth_cache_seconds),
+                submitter=Submitter(gw, sessions),
             )
             app.state.flowdesk = state
             reconciler = asyncio.create_task(_reconcile_forever(state))
@@ -88,6 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 reconciler.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reconciler
+                # Runs still waiting for their flow run are pending rows: the next start's
+                # reconciler submits whatever this does not finish.
+                await state.submitter.drain(SUBMIT_DRAIN_SECONDS)
                 await engine.dispose()
 
     app = FastAPI(

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from flowdesk.accounts.cache import PrincipalCache
 from flowdesk.orchestration import PrefectGateway
+from flowdesk.runs.submission import Submitter
 from flowdesk.screener_sets import CatalogStore
 from flowdesk.settings import Settings
 
@@ -18,3 +20,5 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     prefect: PrefectGateway
     catalog: CatalogStore
+    principals: PrincipalCache
+    submitter: Submitter

@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import rawhttp
 from benchkit import machine, own_stack, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +71,8 @@ QUICK_DURATION_S = 5.0
 MAX_CONNECTIONS = 64
 REQUEST_TIMEOUT_S = 10.0
 CLEANUP_CONCURRENCY = 8
+# How long the flowdesk POST phase waits for the flow runs of its 202s to be created.
+CREATION_TIMEOUT_S = 300.0
 # The generator reads the API key from this variable, so it never shows in `ps`.
 KEY_ENV = "API_LOAD_BEARER"
 ANSWER_CHARS = 200
@@ -126,33 +129,30 @@ class LoadResult:
         return self.requests - len(self.latencies_ms)
 
 
-async def send_one(client: httpx.AsyncClient, spec: LoadSpec, sample: Sample) -> None:
+async def send_one(client: rawhttp.Client, request: bytes, spec: LoadSpec, sample: Sample) -> None:
     try:
-        response = await client.request(spec.method, spec.url, content=spec.body)
-    except httpx.HTTPError as exc:
-        sample.error = type(exc).__name__
+        answer = await client.send(request)
+    except rawhttp.HTTPError as exc:
+        sample.error = str(exc)
         return
     sample.latency_ms = (time.perf_counter() - sample.scheduled) * 1000
-    sample.status = response.status_code
-    if not response.is_success:
-        sample.answer = response.text[:ANSWER_CHARS]
+    sample.status = answer.status
+    if not 200 <= answer.status < 300:
+        sample.answer = answer.body[:ANSWER_CHARS].decode(errors="replace")
     elif spec.collect:
-        value = response.json().get(spec.collect)
+        value = json.loads(answer.body).get(spec.collect)
         sample.collected = None if value is None else str(value)
 
 
 async def run_load(spec: LoadSpec) -> list[Sample]:
     """Send request i at t0 + i/rate, each in its own task, and wait for all answers."""
-    limits = httpx.Limits(
-        max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
-    )
     headers = {**spec.headers, **({"Content-Type": "application/json"} if spec.body else {})}
+    request = rawhttp.build_request(spec.method, spec.url, headers, spec.body)
     total = round((spec.warmup + spec.duration) * spec.rate)
     samples: list[Sample] = []
     tasks: list[asyncio.Task[None]] = []
-    async with httpx.AsyncClient(
-        limits=limits, timeout=REQUEST_TIMEOUT_S, headers=headers
-    ) as client:
+    client = rawhttp.Client(spec.url, MAX_CONNECTIONS, REQUEST_TIMEOUT_S)
+    try:
         t0 = time.perf_counter() + 0.05
         for i in range(total):
             sample = Sample(scheduled=t0 + i / spec.rate)
@@ -161,8 +161,10 @@ async def run_load(spec: LoadSpec) -> list[Sample]:
                 await asyncio.sleep(delay)
             sample.sent = time.perf_counter()
             samples.append(sample)
-            tasks.append(asyncio.create_task(send_one(client, spec, sample)))
+            tasks.append(asyncio.create_task(send_one(client, request, spec, sample)))
         await asyncio.gather(*tasks)
+    finally:
+        await client.close()
     return samples
 
 
@@ -238,6 +240,9 @@ class Load:
 class Phase:
     load: Load
     result: LoadResult
+    # flowdesk POST: the flow runs behind its 202s, created after the answers.
+    flow_runs_created: int | None = None
+    created_within_s: float | None = None
 
 
 @dataclass
@@ -382,6 +387,44 @@ async def cancel_flow_runs(prefect_api_url: str, flow_run_ids: list[str]) -> int
     return done.count(False)
 
 
+async def count_flow_runs(prefect_api_url: str, tag: str, since: datetime) -> int:
+    """Flow runs tagged `tag` due since `since` (all of this phase's, whatever state)."""
+    from prefect.client.orchestration import PrefectClient
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterTags,
+    )
+
+    created = FlowRunFilter(
+        tags=FlowRunFilterTags(all_=[tag]),
+        expected_start_time=FlowRunFilterExpectedStartTime(after_=since),
+    )
+    async with PrefectClient(prefect_api_url) as client:
+        return await client.count_flow_runs(flow_run_filter=created)
+
+
+def wait_for_flow_runs(phase: Phase, target: Target, owner: str, since: datetime) -> None:
+    """How long after its last answer flowdesk had created the flow runs of its 202s.
+
+    The API answers once the run is stored and creates the flow run after; this is the
+    other half of a submission, at the pace Prefect creates flow runs."""
+    expected = len(phase.result.ids)
+    started = time.monotonic()
+    created = 0
+    while time.monotonic() - started < CREATION_TIMEOUT_S:
+        created = asyncio.run(count_flow_runs(target.prefect_api_url, f"owner:{owner}", since))
+        if created >= expected:
+            break
+        time.sleep(0.5)
+    phase.flow_runs_created = created
+    phase.created_within_s = time.monotonic() - started
+    log(
+        f"[flowdesk POST] {created} of {expected} flow runs created "
+        f"{phase.created_within_s:.1f} s after the last answer"
+    )
+
+
 async def sweep_scheduled(
     prefect_api_url: str, deployment: str, tags: list[str], since: datetime
 ) -> int:
@@ -499,7 +542,10 @@ def run_phases(target: Target, args: argparse.Namespace) -> list[Phase]:
     since = datetime.now(UTC) - timedelta(seconds=1)
     with pool_paused(target.prefect_api_url, args.work_pool):
         for load in post_loads(target, deployment, args):
+            started = datetime.now(UTC) - timedelta(seconds=1)
             phase = measure(load, args.duration, target.api_key)
+            if load.api == "flowdesk":
+                wait_for_flow_runs(phase, target, run.owner, started)
             clean_up(phase, target)
             phases.append(phase)
         tags = [f"owner:{run.owner}", BASELINE_TAG]
@@ -560,6 +606,13 @@ def notes(phases: list[Phase]) -> list[str]:
     lines = []
     for phase in phases:
         r, name = phase.result, f"{phase.load.api} {phase.load.method}"
+        if phase.flow_runs_created is not None and phase.created_within_s is not None:
+            accepted = len(r.ids)
+            lines.append(
+                f"- {name}: the API answers once a run is stored and creates its flow run "
+                f"after; {phase.flow_runs_created} of the {accepted} flow runs existed "
+                f"{phase.created_within_s:.1f} s after the last answer"
+            )
         if r.failed:
             statuses = ", ".join(f"{k}: {v}" for k, v in sorted(r.status_counts.items()))
             errors = ", ".join(f"{k}: {v}" for k, v in sorted(r.errors.items()))

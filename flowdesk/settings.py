@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     worker_drain_seconds: float = Field(default=30.0, ge=0, le=3600)
     # Prefect calls from the API give up after this long and answer 503.
     prefect_timeout_seconds: float = Field(default=10.0, gt=0)
+    # An API key authenticated this recently is not looked up again: revoking a key takes
+    # effect within this long. 0 looks every key up on every request.
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # A non-terminal run older than this is checked against Prefect's state on read.
     reconcile_after_seconds: float = Field(default=15.0, ge=0)
     # The API compares open runs with Prefect this often, so a run whose worker was

@@ -173,7 +173,12 @@ class RunAccepted(BaseModel):
     status: str = Field(examples=["pending"])
     job_type: str
     url: str = Field(description="Poll this for the run's status and result.")
-    prefect_flow_run_id: uuid.UUID | None
+    prefect_flow_run_id: uuid.UUID | None = Field(
+        description=(
+            "Null when the API answered before Prefect created the flow run (it does so "
+            "right after); the run's `prefect.flow_run_id` shows it then."
+        )
+    )
 
 
 class CancelAccepted(BaseModel):

@@ -25,7 +25,6 @@ from flowdesk.errors import (
 from flowdesk.runs import repository
 from flowdesk.runs.reconcile import reconcile_run
 from flowdesk.runs.statistics import summarize
-from flowdesk.runs.submission import create_flow_run
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +43,9 @@ async def submit(
     deployment: str | None = None,
     requested_by: str | None = None,
 ) -> Run:
-    """Insert the run, then create its Prefect flow run; 503 and no row if Prefect fails.
+    """Insert the run, then have its Prefect flow run created (`Submitter`): right after
+    the answer while Prefect accepts flow runs, else within the call, 503 and no row if
+    Prefect fails.
 
     The run belongs to `principal`. The insert is committed in its own unit of work before
     Prefect is called, because the flow run may start (and claim the row) before this
@@ -85,9 +86,7 @@ async def submit(
             return existing
 
     try:
-        flow_run, deployment = await create_flow_run(
-            state.prefect, run, principal.name, requested_by
-        )
+        return await state.submitter.submit(run, principal.name, requested_by)
     except ServiceUnavailable:
         async with state.sessions() as session:
             removed = await repository.delete_if_pending(session, run.id)
@@ -97,12 +96,6 @@ async def submit(
         # The flow run did get created and has claimed the row: the submission stands.
         logger.warning("Prefect call for run %s failed but its flow run claimed it", run.id)
         return run
-    async with state.sessions() as session:
-        await repository.set_flow_run(session, run.id, flow_run.id, deployment)
-        await session.commit()
-    run.prefect_flow_run_id = flow_run.id
-    run.prefect_deployment = deployment
-    return run
 
 
 async def get_visible_run(session: AsyncSession, principal: Principal, run_id: uuid.UUID) -> Run:
@@ -125,7 +118,7 @@ async def read_run(
         except ServiceUnavailable as exc:
             # Reading a run must work while Prefect is down; the status may lag.
             logger.warning("could not reconcile run %s: %s", run_id, exc.detail)
-    return await to_out(session, state, run)
+    return await to_out(session, state, principal, run)
 
 
 async def _refresh_from_prefect(
@@ -137,9 +130,13 @@ async def _refresh_from_prefect(
     return await get_visible_run(session, principal, run.id)
 
 
-async def to_out(session: AsyncSession, state: AppState, run: Run) -> RunOut:
-    owner = await session.get(User, run.owner_id)
-    return RunOut.from_run(run, owner.name if owner else "?", state.settings.prefect_ui)
+async def to_out(session: AsyncSession, state: AppState, principal: Principal, run: Run) -> RunOut:
+    if str(run.owner_id) == principal.user_id:
+        owner_name = principal.name
+    else:  # an admin reading someone else's run
+        owner = await session.get(User, run.owner_id)
+        owner_name = owner.name if owner else "?"
+    return RunOut.from_run(run, owner_name, state.settings.prefect_ui)
 
 
 async def cancel(
@@ -157,8 +154,12 @@ async def cancel(
         # The flow's claim only takes pending rows: once this commits, it can never start
         # the work, whatever Prefect does next. The row lock holds off a racing claim.
         await repository.finish(session, run.id, RunStatus.CANCELLED, error=reason)
-        if run.prefect_flow_run_id is not None:
-            await state.prefect.cancel(run.prefect_flow_run_id)
+        # Read again under the row lock: the flow run may have been created since (the
+        # submitter records it after the answer); if it is created after this commits,
+        # the submitter finds the run cancelled and cancels the flow run itself.
+        flow_run_id = await repository.flow_run_of(session, run.id)
+        if flow_run_id is not None:
+            await state.prefect.cancel(flow_run_id)
         return run, "cancelled before it started"
     assert run.prefect_flow_run_id is not None
     finished = await _refresh_from_prefect(state, session, principal, run)

@@ -56,7 +56,12 @@ def make_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
     if not pooled:
         kwargs = {"poolclass": NullPool}
     elif url.startswith("postgresql"):
-        kwargs.update(pool_size=10, max_overflow=20, pool_timeout=5)
+        # No ping per checkout: it was one of four round trips of a cached-key GET. A
+        # connection a Postgres restart broke fails its request with a 503 and makes the
+        # pool replace every connection older than that failure.
+        # Connections beyond pool_size are closed when returned; 20 keeps a busy API
+        # from opening and closing one per request.
+        kwargs = {"pool_size": 20, "max_overflow": 20, "pool_timeout": 5}
     engine = create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

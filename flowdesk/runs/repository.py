@@ -94,12 +94,27 @@ async def get_by_idempotency_key(
 
 async def set_flow_run(
     session: AsyncSession, run_id: uuid.UUID, flow_run_id: uuid.UUID, deployment: str
-) -> None:
-    await session.execute(
+) -> RunStatus | None:
+    """Record the run's flow run; the run's status then (None if the row is gone)."""
+    result = await session.execute(
         update(Run)
         .where(Run.id == run_id)
         .values(prefect_flow_run_id=flow_run_id, prefect_deployment=deployment, updated_at=utcnow())
+        .returning(Run.status)
+        .execution_options(synchronize_session=False)
     )
+    return result.scalar_one_or_none()
+
+
+async def status_of(session: AsyncSession, run_id: uuid.UUID) -> RunStatus | None:
+    result = await session.execute(select(Run.status).where(Run.id == run_id))
+    return result.scalar_one_or_none()
+
+
+async def flow_run_of(session: AsyncSession, run_id: uuid.UUID) -> uuid.UUID | None:
+    """The run's flow run id as stored now (not as a loaded object remembers it)."""
+    result = await session.execute(select(Run.prefect_flow_run_id).where(Run.id == run_id))
+    return result.scalar_one_or_none()
 
 
 async def delete_if_pending(session: AsyncSession, run_id: uuid.UUID) -> bool:

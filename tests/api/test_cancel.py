@@ -15,7 +15,7 @@ import pytest
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.objects import FlowRun
 
-from tests.factories import TERMINAL, submit_screener, wait_for_run
+from tests.factories import TERMINAL, submit_screener, wait_for_flow_run, wait_for_run
 from tests.stack import Stack, pause_queue
 
 pytestmark = pytest.mark.stack
@@ -79,7 +79,7 @@ def cancel_while_the_worker_starts_it(
     seen: list[str] = []
     for _ in range(ATTEMPTS):
         run_id = submit_screener(alice)
-        flow_run_id = alice.get(f"/api/runs/{run_id}").json()["prefect"]["flow_run_id"]
+        flow_run_id = wait_for_flow_run(alice, run_id)
         state = wait_for_prefect_state(
             stack, flow_run_id, {"PENDING", "RUNNING", *PREFECT_TERMINAL}, poll=0.05
         )
@@ -127,7 +127,7 @@ class TestCancelPendingRun:
         self, alice: httpx.Client, stack: Stack, paused_default_queue: None
     ) -> None:
         run_id = submit_screener(alice)
-        flow_run_id = alice.get(f"/api/runs/{run_id}").json()["prefect"]["flow_run_id"]
+        flow_run_id = wait_for_flow_run(alice, run_id)
         assert prefect_state(stack, flow_run_id) == "SCHEDULED"
 
         response = alice.delete(f"/api/runs/{run_id}")

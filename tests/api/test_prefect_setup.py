@@ -9,6 +9,7 @@ import httpx
 from prefect.client.orchestration import PrefectClient
 
 from deployments.setup import QUEUES, ZOMBIE_AUTOMATION
+from tests.factories import wait_for_flow_run
 from tests.stack import Stack
 
 
@@ -62,7 +63,7 @@ class TestPrefectSetup:
             json={"tickers": ["AAPL", "MSFT"], "top_n": 2, "priority": "high"},
         )
         assert response.status_code == 202, response.text
-        flow_run_id = response.json()["prefect_flow_run_id"]
+        flow_run_id = wait_for_flow_run(alice, response.json()["run_id"])
 
         async def queue_of() -> str | None:
             async with PrefectClient(stack.prefect_api_url) as client:

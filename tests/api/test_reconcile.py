@@ -17,7 +17,7 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.objects import State
 from prefect.states import Cancelled, Completed, Crashed, Failed, Running, Scheduled
 
-from tests.factories import submit_screener, wait_for_run
+from tests.factories import submit_screener, wait_for_flow_run, wait_for_run
 from tests.stack import Stack
 
 pytestmark = pytest.mark.stack
@@ -247,7 +247,7 @@ class TestKilledFlowRun:
         misses: list[str] = []
         for _ in range(ATTEMPTS):
             run_id = submit_screener(alice, screener_set="us_large_caps")
-            flow_run_id = alice.get(f"/api/runs/{run_id}").json()["prefect"]["flow_run_id"]
+            flow_run_id = wait_for_flow_run(alice, run_id)
             process = flow_run_process(stack, flow_run_id)
             if status_after_pending(stack, run_id) != "running":
                 misses.append(wait_for_run(alice, run_id)["status"])
