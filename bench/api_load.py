@@ -597,7 +597,7 @@ def ratio_rows(phases: list[Phase]) -> list[str]:
             if p.load.method == method
         }
         ours, base = p99.get("flowdesk"), p99.get("prefect")
-        ratio = f"{ours / base:.1f}x" if ours is not None and base else "-"
+        ratio = f"{base / ours:.1f}x" if ours and base is not None else "-"
         rows.append(f"| {method} | {fmt(ours)} | {fmt(base)} | {ratio} |")
     return rows
 
@@ -659,7 +659,7 @@ def report(args: argparse.Namespace, phases: list[Phase]) -> None:
     for phase in phases:
         print(table_row(phase))
     print()
-    print("| request | flowdesk p99 ms | Prefect p99 ms | flowdesk / Prefect |")
+    print("| request | flowdesk p99 ms | Prefect p99 ms | Prefect / flowdesk |")
     print("| --- | ---: | ---: | ---: |")
     print("\n".join(ratio_rows(phases)))
     extra = notes(phases)

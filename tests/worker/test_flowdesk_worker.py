@@ -247,7 +247,7 @@ class TestWarmIsolation:
     ) -> None:
         pool, deployment_id = workload_pool
         with worker(stack, pool, drain_seconds=30, log=tmp_path / "worker.log") as serving:
-            parents, parsed = {}, {}
+            parents, parsed, contexts = {}, {}, {}
             for isolation in ("warm", "process"):
                 journal = tmp_path / isolation
                 flow_run_id = run(
@@ -264,8 +264,12 @@ class TestWarmIsolation:
                 assert state_type(done) is StateType.COMPLETED
                 fields = journal.read_text().split()
                 parents[isolation], parsed[isolation] = int(fields[4]), int(fields[5])
+                contexts[isolation] = int(fields[6])
         # A warm run is forked by the forkserver; a process run is the worker's own child.
         assert parents["process"] == serving.process.pid
         assert parents["warm"] != serving.process.pid
         # The forkserver parsed the market data file once; a fresh interpreter has not.
         assert parsed == {"warm": 1, "process": 0}
+        # Every Prefect client of the warm run (engine, logs, events, ...) shared one
+        # verified TLS context; a fresh interpreter builds one per client as Prefect does.
+        assert contexts == {"warm": 1, "process": -1}
