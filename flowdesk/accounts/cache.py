@@ -1,8 +1,8 @@
 """A short-lived, in-process memory of authenticated keys.
 
 Every API request authenticates its key; looking it up costs a pooled connection and
-four round trips to Postgres (ping, begin, select, commit), about half of what reading a
-run costs. A key seen within the last `ttl` seconds is taken from here instead. The
+three round trips to Postgres (begin, select, commit), about half of what reading a run
+costs. A key seen within the last `ttl` seconds is taken from here instead. The
 price is that a key revoked meanwhile keeps working until its entry expires: revocation
 takes effect within `ttl` seconds (`FLOWDESK_AUTH_CACHE_SECONDS`; 0 turns this off).
 
