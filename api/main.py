@@ -29,6 +29,7 @@ from flowdesk.accounts.cache import PrincipalCache
 from flowdesk.db.engine import make_engine, session_factory
 from flowdesk.errors import ServiceUnavailable
 from flowdesk.orchestration import PrefectGateway, open_gateway
+from flowdesk.prefect_fixes import cache_time_zones
 from flowdesk.runs.reconcile import reconcile_open_runs, resubmit_lost_runs
 from flowdesk.runs.submission import Submitter
 from flowdesk.screener_sets import CatalogStore
@@ -71,6 +72,7 @@ async def _reconcile_forever(state: AppState) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    cache_time_zones()  # the API validates each schedule's cron (flowdesk.prefect_fixes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

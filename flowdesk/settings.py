@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # A stopped worker lets its flow runs finish for this long, then hands the rest back
     # to the pool (AwaitingRetry) for another worker; `flowdesk up` waits 15 s more.
     worker_drain_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # A warm executor runs this many flow runs, then a fresh one takes its place: what
+    # runs leave in its memory (caches, leaks) cannot grow without bound.
+    worker_runs_per_executor: int = Field(default=200, ge=1)
     # Prefect calls from the API give up after this long and answer 503.
     prefect_timeout_seconds: float = Field(default=10.0, gt=0)
     # An API key authenticated this recently is not looked up again: revoking a key takes

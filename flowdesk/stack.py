@@ -58,6 +58,15 @@ def child_env(settings: Settings, prefect_api: str) -> dict[str, str]:
     # average before the worker even sees it. An operator (or the test suite) may set it.
     env.setdefault("PREFECT_WORKER_QUERY_SECONDS", "1")
     env.setdefault("PREFECT_UI_URL", settings.prefect_ui)
+    if not settings.prefect_api_url:
+        # The server flowdesk starts checks CSRF tokens only if told to; without that, every
+        # new client (two per flow run) would still ask it for a token first.
+        env.setdefault(
+            "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED",
+            env.get("PREFECT_SERVER_CSRF_PROTECTION_ENABLED", "false"),
+        )
+        # Its automations see each flow run's events in order (flowdesk.prefect_messaging).
+        env.setdefault("PREFECT_MESSAGING_BROKER", "flowdesk.prefect_messaging")
     # The Prefect server, the worker and its flow-run processes log JSON lines.
     env.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(settings.config_dir / "logging.yml"))
     return env

@@ -19,7 +19,7 @@ from prefect.runtime import deployment as current_deployment
 from prefect.runtime import flow_run as current_flow_run
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from flowdesk.db.engine import get_engine, session_scope
+from flowdesk.db.engine import loop_engine, session_scope
 from flowdesk.db.models import JobType, Run, RunStatus
 from flowdesk.db.types import utcnow
 from flowdesk.errors import DependencyUnavailable
@@ -29,8 +29,8 @@ from flowdesk.schedules.ticks import record_tick
 
 
 def engine() -> AsyncEngine:
-    # No pool: hooks may run on another event loop than the flow body.
-    return get_engine(pooled=False)
+    # Per event loop: hooks may run on another loop than the flow body.
+    return loop_engine()
 
 
 async def start(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -18,6 +20,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from flowdesk.settings import get_settings
+
+# A flow run holds one connection at a time; hooks and the flow body run one after another.
+LOOP_POOL_SIZE = 2
 
 
 def async_url(url: str) -> str:
@@ -50,11 +55,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
+def make_engine(url: str, *, pooled: bool = True, pool_size: int | None = None) -> AsyncEngine:
     """An async engine; `pooled=False` for processes that may run several event loops."""
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if not pooled:
         kwargs = {"poolclass": NullPool}
+    elif pool_size is not None:
+        kwargs = {"pool_size": pool_size, "max_overflow": pool_size}
     elif url.startswith("postgresql"):
         # No ping per checkout: it was one of four round trips of a cached-key GET. A
         # connection a Postgres restart broke fails its request with a 503 and makes the
@@ -72,6 +79,43 @@ def make_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
 def get_engine(pooled: bool = True) -> AsyncEngine:
     """The process's engine for the configured database."""
     return make_engine(get_settings().database_url, pooled=pooled)
+
+
+# Event loops that live for many flow runs (a warm executor's), with their pooled engine
+# once they have used it.
+_long_lived: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncEngine | None] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def loop_engine() -> AsyncEngine:
+    """The engine for code that may run on any event loop (flows and their hooks).
+
+    Async connections belong to the loop that opened them. On a loop registered with
+    `keep_connections` the engine is pooled and reused by every run on that loop (three
+    connections a run saved in a warm executor: about 10 ms of CPU here and there); on
+    any other loop, which may close with its run, each unit of work connects anew.
+    """
+    loop = asyncio.get_running_loop()
+    if loop not in _long_lived:
+        return get_engine(pooled=False)
+    engine = _long_lived[loop]
+    if engine is None:
+        engine = make_engine(get_settings().database_url, pool_size=LOOP_POOL_SIZE)
+        _long_lived[loop] = engine
+    return engine
+
+
+def keep_connections(loop: asyncio.AbstractEventLoop) -> None:
+    """Let `loop` have a pooled engine of its own (see `loop_engine`)."""
+    _long_lived.setdefault(loop, None)
+
+
+async def release_connections() -> None:
+    """Close the pooled connections of the running loop (before it closes)."""
+    engine = _long_lived.pop(asyncio.get_running_loop(), None)
+    if engine is not None:
+        await engine.dispose()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

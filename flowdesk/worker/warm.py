@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import multiprocessing.context
 import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -29,7 +29,12 @@ import anyio
 import anyio.abc
 from prefect.runner._process_manager import ProcessHandle
 
+from flowdesk.worker.serve import serve
+
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import ForkServerProcess
+
     from prefect.client.schemas.objects import FlowRun
     from prefect.runner._control_channel import ControlChannel
 
@@ -55,6 +60,7 @@ PRELOAD: tuple[str, ...] = (
     "encodings.idna",
     "pandas.io.formats.csvs",
     "flowdesk.worker.preload",
+    "flowdesk.worker.serve",
 )
 
 
@@ -75,7 +81,7 @@ class WarmProcesses:
 
     def fork(
         self, flow_run_id: uuid.UUID, env: Mapping[str, str], cwd: Path | None
-    ) -> multiprocessing.context.ForkServerProcess:
+    ) -> ForkServerProcess:
         process = self._context.Process(
             target=run_flow_run,
             args=(str(flow_run_id), dict(env), str(cwd) if cwd else None),
@@ -84,53 +90,85 @@ class WarmProcesses:
         process.start()
         return process
 
+    def start_executor(self, name: str) -> tuple[ForkServerProcess, Connection]:
+        """A warm executor (flowdesk.worker.serve) and the worker's end of its pipe."""
+        ours, theirs = self._context.Pipe()
+        process = self._context.Process(target=serve, args=(theirs,), name=name)
+        process.start()
+        theirs.close()
+        return process, ours
 
-class WarmStarter:
-    """Prefect's process-starter contract (see prefect.runner._flow_run_executor):
-    hand the process over with `task_status.started`, then block until it exits."""
 
-    def __init__(
-        self,
-        processes: WarmProcesses,
-        *,
-        env: Mapping[str, str | None],
-        cwd: Path | None,
-        control_channel: ControlChannel | None,
-        local_code: tuple[Path, str] | None = None,
-    ) -> None:
+@dataclass
+class PreparedRun:
+    """A flow run's environment and working directory, with its control-channel session
+    registered (to be unregistered if the run never starts)."""
+
+    flow_run_id: uuid.UUID
+    env: dict[str, str]
+    cwd: Path | None
+    control_channel: ControlChannel | None
+
+    def abandon(self) -> None:
+        """The run did not start: drop its control-channel session."""
+        if self.control_channel is not None:
+            self.control_channel.unregister(self.flow_run_id)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What the worker resolved for a deployment's flow run: its environment and working
+    directory, the control channel to register it with, and its code when local."""
+
+    env: Mapping[str, str | None]
+    cwd: Path | None
+    control_channel: ControlChannel | None
+    local_code: tuple[Path, str] | None = None
+
+    def prepare(self, flow_run: FlowRun) -> PreparedRun:
+        """What `python -m prefect.engine` would be started with for this flow run."""
+        run_env = {key: value for key, value in self.env.items() if value is not None}
+        run_env["PREFECT__FLOW_RUN_ID"] = str(flow_run.id)
+        run_env["PREFECT__ENABLE_CANCELLATION_AND_CRASHED_HOOKS"] = "false"
+        cwd = self.cwd
+        if self.local_code is not None:
+            # What the deployment's one pull step would do, done here: the run starts in
+            # the code's directory and the engine loads the entrypoint from it.
+            cwd, run_env["PREFECT__FLOW_ENTRYPOINT"] = self.local_code
+        registered: ControlChannel | None = None
+        if self.control_channel is not None:
+            try:
+                port, token = self.control_channel.register(flow_run.id)
+            except RuntimeError:
+                pass  # no loopback listener: cancellation falls back to killing
+            else:
+                run_env["PREFECT__CONTROL_PORT"] = str(port)
+                run_env["PREFECT__CONTROL_TOKEN"] = token
+                registered = self.control_channel
+        return PreparedRun(flow_run.id, run_env, cwd, registered)
+
+
+class ForkStarter:
+    """`isolation: fork`: a fresh fork of the forkserver per flow run. Prefect's
+    process-starter contract (see prefect.runner._flow_run_executor): hand the process
+    over with `task_status.started`, then block until it exits."""
+
+    def __init__(self, processes: WarmProcesses, spec: RunSpec) -> None:
         self._processes = processes
-        self._env = env
-        self._cwd = cwd
-        self._control_channel = control_channel
-        self._local_code = local_code
+        self._spec = spec
 
     async def start(
         self,
         flow_run: FlowRun,
         task_status: anyio.abc.TaskStatus[ProcessHandle] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        env = {key: value for key, value in self._env.items() if value is not None}
-        env["PREFECT__FLOW_RUN_ID"] = str(flow_run.id)
-        env["PREFECT__ENABLE_CANCELLATION_AND_CRASHED_HOOKS"] = "false"
-        cwd = self._cwd
-        if self._local_code is not None:
-            # What the deployment's one pull step would do, done here: the child starts in
-            # the code's directory and the engine loads the entrypoint from it.
-            cwd, env["PREFECT__FLOW_ENTRYPOINT"] = self._local_code
-        registered = False
-        if self._control_channel is not None:
-            try:
-                port, token = self._control_channel.register(flow_run.id)
-            except RuntimeError:
-                pass  # no loopback listener: cancellation falls back to killing
-            else:
-                env["PREFECT__CONTROL_PORT"], env["PREFECT__CONTROL_TOKEN"] = str(port), token
-                registered = True
+        run = self._spec.prepare(flow_run)
         try:
-            process = await anyio.to_thread.run_sync(self._processes.fork, flow_run.id, env, cwd)
+            process = await anyio.to_thread.run_sync(
+                self._processes.fork, run.flow_run_id, run.env, run.cwd
+            )
         except BaseException:
-            if registered and self._control_channel is not None:
-                self._control_channel.unregister(flow_run.id)
+            run.abandon()
             raise
         task_status.started(ProcessHandle(process))  # type: ignore[arg-type]
         await anyio.to_thread.run_sync(process.join)

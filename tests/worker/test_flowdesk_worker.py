@@ -4,7 +4,9 @@ Each test starts real `prefect worker start --type flowdesk` processes and runs 
 workload (tests/worker/workload.py) through them: a stopped worker finishes its run and
 takes no new one; a run still going when the drain period ends is handed back and
 completes on the next worker; a run that kills its own process is Crashed while the
-run beside it in the same worker completes.
+run beside it in the same worker completes; warm executors run one run after another,
+are not reused after a crash or for another environment, and pass on a suspension
+requested from outside.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pytest
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.states import Suspended
 
 from deployments.setup import base_job_template
 from flowdesk.worker import FlowdeskWorker
@@ -242,34 +245,127 @@ class TestWarmIsolation:
         dead = (tmp_path / "dying").read_text().split()[3]
         assert dead not in pids, "each flow run has a process of its own"
 
-    def test_isolation_process_runs_a_fresh_interpreter_under_the_worker(
+    def test_each_isolation_runs_where_it_says(
         self, stack: Stack, workload_pool: tuple[str, uuid.UUID], tmp_path: Path
     ) -> None:
         pool, deployment_id = workload_pool
         with worker(stack, pool, drain_seconds=30, log=tmp_path / "worker.log") as serving:
             parents, parsed, contexts = {}, {}, {}
-            for isolation in ("warm", "process"):
+            for isolation in ("warm", "fork", "process"):
                 journal = tmp_path / isolation
-                flow_run_id = run(
-                    _submit(
-                        stack.prefect_api_url,
-                        deployment_id,
-                        job_variables={"isolation": isolation},
-                        journal=str(journal),
-                    )
-                )
-                done = wait_for(
-                    stack, flow_run_id, lambda fr: bool(fr.state and fr.state.is_final())
-                )
+                done = run_to_end(stack, deployment_id, journal, {"isolation": isolation})
                 assert state_type(done) is StateType.COMPLETED
                 fields = journal.read_text().split()
                 parents[isolation], parsed[isolation] = int(fields[4]), int(fields[5])
                 contexts[isolation] = int(fields[6])
-        # A warm run is forked by the forkserver; a process run is the worker's own child.
+        # Warm and fork runs are the forkserver's children; a process run is the worker's.
         assert parents["process"] == serving.process.pid
-        assert parents["warm"] != serving.process.pid
+        assert serving.process.pid not in (parents["warm"], parents["fork"])
         # The forkserver parsed the market data file once; a fresh interpreter has not.
-        assert parsed == {"warm": 1, "process": 0}
-        # Every Prefect client of the warm run (engine, logs, events, ...) shared one
-        # verified TLS context; a fresh interpreter builds one per client as Prefect does.
-        assert contexts == {"warm": 1, "process": -1}
+        assert parsed == {"warm": 1, "fork": 1, "process": 0}
+        # Every Prefect client of a warm or forked run (engine, logs, events, ...) shared
+        # one verified TLS context; a fresh interpreter builds one per client as Prefect does.
+        assert contexts == {"warm": 1, "fork": 1, "process": -1}
+
+
+def run_to_end(
+    stack: Stack,
+    deployment_id: uuid.UUID,
+    journal: Path,
+    job_variables: dict[str, Any] | None = None,
+    **parameters: Any,
+) -> FlowRun:
+    """A workload run submitted and waited for until final; then a moment for its
+    executor to be back in the worker's idle list before the next run is submitted."""
+    flow_run_id = run(
+        _submit(
+            stack.prefect_api_url, deployment_id, job_variables, journal=str(journal), **parameters
+        )
+    )
+    done = wait_for(stack, flow_run_id, lambda fr: bool(fr.state and fr.state.is_final()))
+    time.sleep(1.0)  # the run's outcome reaches the worker after its final state
+    return done
+
+
+def pid_of(journal: Path) -> int:
+    """The pid of the process that ran the (first attempt of the) journal's run."""
+    return int(journal.read_text().split()[3])
+
+
+class TestWarmExecutors:
+    def test_runs_one_after_another_share_an_executor(
+        self, stack: Stack, workload_pool: tuple[str, uuid.UUID], tmp_path: Path
+    ) -> None:
+        pool, deployment_id = workload_pool
+        with worker(stack, pool, drain_seconds=30, log=tmp_path / "worker.log"):
+            runs = [run_to_end(stack, deployment_id, tmp_path / f"run{i}") for i in range(3)]
+        assert [state_type(done) for done in runs] == [StateType.COMPLETED] * 3
+        assert len({pid_of(tmp_path / f"run{i}") for i in range(3)}) == 1
+
+    def test_a_run_that_kills_its_executor_is_crashed_and_the_next_gets_a_new_one(
+        self, stack: Stack, workload_pool: tuple[str, uuid.UUID], tmp_path: Path
+    ) -> None:
+        pool, deployment_id = workload_pool
+        with worker(stack, pool, drain_seconds=30, log=tmp_path / "worker.log"):
+            crashed = run_to_end(stack, deployment_id, tmp_path / "dying", crash=True)
+            after = run_to_end(stack, deployment_id, tmp_path / "after")
+        assert state_type(crashed) is StateType.CRASHED
+        assert crashed.state is not None
+        assert "status code: 7" in (crashed.state.message or "")
+        assert state_type(after) is StateType.COMPLETED
+        assert pid_of(tmp_path / "after") != pid_of(tmp_path / "dying")
+
+    def test_a_run_with_an_environment_of_its_own_gets_an_executor_of_its_own(
+        self, stack: Stack, workload_pool: tuple[str, uuid.UUID], tmp_path: Path
+    ) -> None:
+        pool, deployment_id = workload_pool
+        own = {"env": {"FLOWDESK_TEST_MARK": "own"}}
+        with worker(stack, pool, drain_seconds=30, log=tmp_path / "worker.log"):
+            run_to_end(stack, deployment_id, tmp_path / "plain")
+            run_to_end(stack, deployment_id, tmp_path / "own", own)
+            run_to_end(stack, deployment_id, tmp_path / "again")
+        assert pid_of(tmp_path / "plain") == pid_of(tmp_path / "again")
+        assert pid_of(tmp_path / "own") != pid_of(tmp_path / "plain")
+
+    def test_a_run_suspended_from_outside_stops_at_its_next_task(
+        self, stack: Stack, workload_pool: tuple[str, uuid.UUID], tmp_path: Path
+    ) -> None:
+        pool, deployment_id = workload_pool
+        journal = tmp_path / "suspended"
+        with worker(stack, pool, drain_seconds=30, log=tmp_path / "worker.log"):
+            flow_run_id = run(
+                _submit(stack.prefect_api_url, deployment_id, journal=str(journal), steps=100)
+            )
+            wait_for(stack, flow_run_id, lambda fr: "step" in _read_text(journal))
+            run(_suspend(stack.prefect_api_url, flow_run_id))
+            suspended = wait_for(
+                stack, flow_run_id, lambda fr: _steps(journal) > 0 and _idle(journal), timeout=30
+            )
+            after = run_to_end(stack, deployment_id, tmp_path / "after")
+        assert suspended.state is not None
+        assert (suspended.state.type, suspended.state.name) == (StateType.PAUSED, "Suspended")
+        assert 0 < _steps(journal) < 100, "it stopped between its tasks"
+        assert "done" not in _read_text(journal)
+        assert state_type(after) is StateType.COMPLETED
+
+
+async def _suspend(api_url: str, flow_run_id: uuid.UUID) -> None:
+    async with PrefectClient(api_url) as client:
+        result = await client.set_flow_run_state(flow_run_id, Suspended(timeout_seconds=600))
+    assert result.state is not None, result
+    assert result.state.name == "Suspended", result
+
+
+def _read_text(journal: Path) -> str:
+    return journal.read_text() if journal.exists() else ""
+
+
+def _steps(journal: Path) -> int:
+    return _read_text(journal).count("step ")
+
+
+def _idle(journal: Path) -> bool:
+    """No new step in the last second: the run has stopped taking steps."""
+    before = _steps(journal)
+    time.sleep(1.0)
+    return _steps(journal) == before

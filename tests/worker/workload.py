@@ -1,7 +1,8 @@
 """A test workload for the flowdesk worker (not shipped): a flow that sleeps on its first
-attempt, or kills its own process, and logs each attempt to a file: the attempt, its pid,
-its parent's pid, how many market data files its process had already parsed, and how
-many TLS contexts Prefect's clients in it built (-1: not shared, a fresh interpreter)."""
+attempt, or kills its own process, or takes `steps` small task runs, and logs each
+attempt to a file: the attempt, its pid, its parent's pid, how many market data files
+its process had already parsed, and how many TLS contexts Prefect's clients in it built
+(-1: not shared, a fresh interpreter); then a line per step, and one when done."""
 
 from __future__ import annotations
 
@@ -10,15 +11,24 @@ import time
 from pathlib import Path
 
 import prefect.client.orchestration
-from prefect import flow
+from prefect import flow, task
 from prefect.runtime import flow_run
 
 from flowdesk.marketdata import file_provider
 
 
+@task(persist_result=False)
+def step(journal: str, number: int) -> None:
+    """One small step: a line in the journal."""
+    with Path(journal).open("a") as out:
+        out.write(f"step {flow_run.id} {number}\n")
+    time.sleep(0.2)
+
+
 @flow(name="flowdesk-test-workload", persist_result=False)
-def workload(journal: str, seconds: float = 0.0, crash: bool = False) -> int:
-    """Sleep `seconds` on the first attempt only; with `crash`, die like a segfault."""
+def workload(journal: str, seconds: float = 0.0, crash: bool = False, steps: int = 0) -> int:
+    """Sleep `seconds` on the first attempt only; with `crash`, die like a segfault; then
+    take `steps` task runs (each is where a suspension requested from outside lands)."""
     attempt = int(flow_run.run_count)
     # Market data files already parsed in this process (the warm worker preloads them).
     parsed = len(file_provider._cache)
@@ -34,6 +44,8 @@ def workload(journal: str, seconds: float = 0.0, crash: bool = False) -> int:
         os._exit(7)
     if attempt == 1:
         time.sleep(seconds)
+    for number in range(steps):
+        step(journal, number)
     with Path(journal).open("a") as out:
         out.write(f"done {flow_run.id} {attempt} {os.getpid()}\n")
     return attempt
