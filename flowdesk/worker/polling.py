@@ -36,6 +36,10 @@ class DueRuns:
             return None
         return list(self._runs)
 
+    def expire(self) -> None:
+        """Fetch afresh next time (a run became due since the last fetch)."""
+        self._fetched_at = float("-inf")
+
     def fetched(self, runs: list[WorkerFlowRunResponse], limit: int) -> None:
         self._runs = list(runs)
         self._fetched_at = time.monotonic()

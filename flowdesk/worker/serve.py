@@ -20,11 +20,13 @@ exits, and the worker forks a fresh one for the next run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import os
 import signal
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import GeneratorType
@@ -100,6 +102,9 @@ class _Runner:
         os.environ.update(job.env)
         if job.cwd:
             os.chdir(job.cwd)
+        # During the run, SIGTERM does what it does to a fresh `python -m prefect.engine`:
+        # ends the process until Prefect's engine installs its own handler.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         control_listener.configure_from_env()
         if job.deployment is not None:
             _prime_deployment_caches(job.deployment)
@@ -117,6 +122,7 @@ class _Runner:
             logging.getLogger(__name__).exception("flow run %s ended abnormally", job.flow_run_id)
             return Outcome(1, reusable=False)
         finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             control_listener.stop()
             _cancel_leftovers(self._loop)
             _flush_logs()
@@ -176,12 +182,33 @@ class _Runner:
                 async for _ in generator:
                     pass
 
-            self._loop.run_until_complete(consume())
+            self._run_to_end(consume())
         elif flow.isasync and not flow.isgenerator and asyncio.iscoroutine(result):
-            self._loop.run_until_complete(result)
+            self._run_to_end(result)
         elif flow.isgenerator and isinstance(result, GeneratorType):
             for _ in result:
                 pass
+
+    def _run_to_end(self, run: Coroutine[Any, Any, Any]) -> None:
+        """Run the flow run's coroutine on the loop, as `asyncio.run` would.
+
+        Prefect's SIGTERM handler raises TerminationSignal wherever the main thread is;
+        when that is the loop waiting for I/O, the signal leaves the loop and the run's
+        task is left pending. `asyncio.run` then cancels the task before anything else,
+        and the engine, seeing a cancellation with the runner's intent still recorded
+        (cancel, or a hand-back), records what the intent says. So does this.
+        """
+        from prefect.exceptions import TerminationSignal
+
+        task = self._loop.create_task(run)
+        try:
+            self._loop.run_until_complete(task)
+        except TerminationSignal:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    self._loop.run_until_complete(task)
+            raise
 
 
 def _prime_deployment_caches(deployment: Any) -> None:

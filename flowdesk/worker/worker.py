@@ -10,8 +10,9 @@ Crashed.
 What it does differently from Prefect's process worker, each measured (README, Speed):
 - isolation `warm` (the default): runs go to warm executors (flowdesk.worker.executors),
   processes forked once from a forkserver that has imported Prefect and the flows;
-- while more runs are due than slots, a slot that frees takes the next run at once
-  (from the runs fetched in the last second) instead of a poll a second later;
+- a run created or handed back in the pool is seen at once (its Scheduled event), not
+  at the next poll; while more runs are due than slots, a slot that frees takes the next
+  run at once (from the runs fetched in the last second);
 - no `Submitting` state between Pending and Running (a state change and an event per
   run, for a start that takes milliseconds here);
 - a run's deployment is read once per submission, not twice, and flows are remembered.
@@ -47,6 +48,7 @@ from prefect.runner._flow_run_executor import (
 )
 from prefect.runner._process_manager import ProcessHandle
 from prefect.runner._starter_engine import EngineCommandStarter
+from prefect.settings import PREFECT_WORKER_QUERY_SECONDS
 from prefect.states import AwaitingRetry
 from prefect.utilities.engine import propose_state
 from prefect.workers.base import BaseWorker, BaseWorkerResult
@@ -57,6 +59,7 @@ from flowdesk.worker.config import FlowdeskJobConfiguration, FlowdeskVariables
 from flowdesk.worker.executors import ExecutorPool, ExecutorStarter
 from flowdesk.worker.polling import DueRuns
 from flowdesk.worker.reads import RecentReads
+from flowdesk.worker.wakeups import wake_on_due_runs
 from flowdesk.worker.warm import ForkStarter, RunSpec, WarmProcesses
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -64,8 +67,6 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 DEFAULT_EXECUTORS = 8
 # The largest poll: the server's default page.
 POLL_PAGE = 200
-# With runs waiting for a slot, the longest wait before looking again without one freeing.
-BACKLOG_WAIT_SECONDS = 1.0
 _SCHEDULED = TypeAdapter(list[WorkerFlowRunResponse])
 # After the drain period, how long a run being submitted may take to start its process.
 SUBMISSION_WAIT_SECONDS = 10.0
@@ -101,8 +102,9 @@ class FlowdeskWorker(BaseWorker[FlowdeskJobConfiguration, FlowdeskVariables, Flo
         self._running: dict[uuid.UUID, _Running] = {}
         self._stop_requested = asyncio.Event()
         self._hand_back_now = asyncio.Event()
-        self._slot_freed = asyncio.Event()
+        self._look_again = asyncio.Event()
         self._due = DueRuns()
+        self._run_once = False
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -129,6 +131,8 @@ class FlowdeskWorker(BaseWorker[FlowdeskJobConfiguration, FlowdeskVariables, Flo
         loop = asyncio.get_running_loop()
         for signum in SIGNALS:
             loop.add_signal_handler(signum, self.request_stop)
+        self._run_once = run_once
+        waking = asyncio.ensure_future(self._wake_on_due_runs())
         try:
             # A plain asyncio task, cancelled once after the drain, as Ctrl-C would cancel
             # Prefect's own worker: its teardown (events, the client) then runs normally.
@@ -146,6 +150,7 @@ class FlowdeskWorker(BaseWorker[FlowdeskJobConfiguration, FlowdeskVariables, Flo
             with contextlib.suppress(asyncio.CancelledError):
                 await serving
         finally:
+            waking.cancel()
             for signum in SIGNALS:
                 loop.remove_signal_handler(signum)
 
@@ -158,19 +163,27 @@ class FlowdeskWorker(BaseWorker[FlowdeskJobConfiguration, FlowdeskVariables, Flo
     # -- polling ---------------------------------------------------------------------
 
     async def get_and_submit_flow_runs(self) -> list[FlowRun]:
-        """Poll and submit; while runs wait for a slot, take the next one as soon as a
-        slot frees rather than after the polling interval (flowdesk.worker.polling)."""
-        submitted: list[FlowRun] = []
+        """Poll and submit, then wait for a reason to look again: a slot freeing while
+        runs wait for one (flowdesk.worker.polling), a run of the pool becoming due
+        (flowdesk.worker.wakeups), or the polling interval. One pass when run once."""
         while not self._stop_requested.is_set():  # stopping: take no new run
-            self._slot_freed.clear()
+            self._look_again.clear()
             taken = await super().get_and_submit_flow_runs()
             self._due.taken(run.id for run in taken)
-            submitted += taken
-            if not self._due.backlog:
-                break
-            with anyio.move_on_after(BACKLOG_WAIT_SECONDS):
-                await self._slot_freed.wait()
-        return submitted
+            if self._run_once:
+                return taken
+            with anyio.move_on_after(PREFECT_WORKER_QUERY_SECONDS.value()):
+                await self._look_again.wait()
+        return []
+
+    async def _wake_on_due_runs(self) -> None:
+        while self._work_pool is None:  # known once the worker has synced with Prefect
+            await asyncio.sleep(0.5)
+        await wake_on_due_runs(self._work_pool.id, self._on_due_run)
+
+    def _on_due_run(self) -> None:
+        self._due.expire()
+        self._look_again.set()
 
     async def _get_scheduled_flow_runs(self) -> list[WorkerFlowRunResponse]:
         """The due runs fetched moments ago and not taken yet, or a new fetch of as many
@@ -199,7 +212,8 @@ class FlowdeskWorker(BaseWorker[FlowdeskJobConfiguration, FlowdeskVariables, Flo
 
     def _release_limit_slot(self, flow_run_id: uuid.UUID) -> None:
         super()._release_limit_slot(flow_run_id)
-        self._slot_freed.set()
+        if self._due.backlog:
+            self._look_again.set()
 
     async def _propose_submitting_state(self, flow_run: FlowRun) -> None:
         """No `Submitting` state: a warm run starts within milliseconds of Pending, and the

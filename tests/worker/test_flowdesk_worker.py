@@ -111,12 +111,14 @@ def state_type(flow_run: FlowRun) -> StateType | None:
 class Worker:
     """One `prefect worker start --type flowdesk` process on the pool; output to a file."""
 
-    def __init__(self, stack: Stack, pool: str, drain_seconds: float, log: Path) -> None:
+    def __init__(
+        self, stack: Stack, pool: str, drain_seconds: float, log: Path, poll_seconds: float = 0.5
+    ) -> None:
         self.log = log
         env = {
             **stack.env,
             "FLOWDESK_WORKER_DRAIN_SECONDS": str(drain_seconds),
-            "PREFECT_WORKER_QUERY_SECONDS": "0.5",
+            "PREFECT_WORKER_QUERY_SECONDS": str(poll_seconds),
         }
         argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool]
         argv += ["--type", "flowdesk", "--limit", "4"]
@@ -148,8 +150,10 @@ class Worker:
 
 
 @contextmanager
-def worker(stack: Stack, pool: str, drain_seconds: float, log: Path) -> Iterator[Worker]:
-    started = Worker(stack, pool, drain_seconds, log)
+def worker(
+    stack: Stack, pool: str, drain_seconds: float, log: Path, poll_seconds: float = 0.5
+) -> Iterator[Worker]:
+    started = Worker(stack, pool, drain_seconds, log, poll_seconds)
     try:
         yield started
     finally:
@@ -326,6 +330,18 @@ class TestWarmExecutors:
             run_to_end(stack, deployment_id, tmp_path / "again")
         assert pid_of(tmp_path / "plain") == pid_of(tmp_path / "again")
         assert pid_of(tmp_path / "own") != pid_of(tmp_path / "plain")
+
+    def test_a_new_run_is_taken_at_once_not_at_the_next_poll(
+        self, stack: Stack, workload_pool: tuple[str, uuid.UUID], tmp_path: Path
+    ) -> None:
+        pool, deployment_id = workload_pool
+        with worker(stack, pool, 30, tmp_path / "worker.log", poll_seconds=60) as serving:
+            time.sleep(3)  # past its first poll, and subscribed to its pool's due runs
+            began = time.monotonic()
+            done = run_to_end(stack, deployment_id, tmp_path / "soon")
+            took = time.monotonic() - began - 1.0  # run_to_end waits 1 s after the end
+        assert state_type(done) is StateType.COMPLETED, serving.output()[-3000:]
+        assert took < 20, f"polling every 60 s, the run still took {took:.1f} s"
 
     def test_a_run_suspended_from_outside_stops_at_its_next_task(
         self, stack: Stack, workload_pool: tuple[str, uuid.UUID], tmp_path: Path
