@@ -61,7 +61,7 @@ def signature(env: Mapping[str, str], cwd: Path | None) -> Signature:
 class Executor:
     """One warm executor process and the worker's end of its pipe."""
 
-    def __init__(self, process: ForkServerProcess, conn: Connection, key: Signature) -> None:
+    def __init__(self, process: ForkServerProcess, conn: Connection, key: Signature | None) -> None:
         self.process = process
         self.conn = conn
         self.key = key
@@ -129,20 +129,33 @@ class ExecutorPool:
         self._lock = threading.Lock()
         self._started = 0
 
-    async def acquire(self, key: Signature) -> Executor:
-        """An idle executor for this signature, or a new one."""
+    def prestart(self, count: int) -> None:
+        """Start executors that warm up before any run needs them (then serve the first
+        signature that asks): the first runs of a burst find them ready."""
+        started = [self._start() for _ in range(min(count, self._capacity))]
         with self._lock:
-            for executor in reversed(self._idle):
-                if executor.key == key and executor.process.is_alive():
-                    self._idle.remove(executor)
-                    return executor
+            self._idle.extend(Executor(process, conn, None) for process, conn in started)
+
+    async def acquire(self, key: Signature) -> Executor:
+        """An idle executor for this signature, an unassigned one, or a new one."""
+        with self._lock:
+            for wanted in (key, None):
+                for executor in reversed(self._idle):
+                    if executor.key == wanted and executor.process.is_alive():
+                        self._idle.remove(executor)
+                        executor.key = key
+                        return executor
             # Make room: the worker's limit bounds busy executors, this bounds the rest.
             while self._idle and len(self._idle) >= self._capacity:
                 self._idle.pop(0).retire()
+        process, conn = await anyio.to_thread.run_sync(self._start)
+        return Executor(process, conn, key)
+
+    def _start(self) -> tuple[ForkServerProcess, Connection]:
+        with self._lock:
             self._started += 1
             name = f"flowdesk-executor-{self._started}"
-        process, conn = await anyio.to_thread.run_sync(self._processes.start_executor, name)
-        return Executor(process, conn, key)
+        return self._processes.start_executor(name)
 
     def release(self, executor: Executor, outcome: Outcome) -> None:
         """Back to the idle list after a normal run; retired otherwise."""

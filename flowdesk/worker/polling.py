@@ -27,7 +27,7 @@ class DueRuns:
     def __init__(self, max_age_seconds: float = MAX_AGE_SECONDS) -> None:
         self._max_age = max_age_seconds
         self._runs: list[WorkerFlowRunResponse] = []
-        self._fetched_at = float("-inf")
+        self._fetched_at = self._last_fetch = float("-inf")
         self._full = False
 
     def offer(self) -> list[WorkerFlowRunResponse] | None:
@@ -36,13 +36,17 @@ class DueRuns:
             return None
         return list(self._runs)
 
+    def wait_before_fetch(self, gap_seconds: float) -> float:
+        """Seconds to wait so that fetches are at least `gap_seconds` apart."""
+        return max(0.0, self._last_fetch + gap_seconds - time.monotonic())
+
     def expire(self) -> None:
         """Fetch afresh next time (a run became due since the last fetch)."""
         self._fetched_at = float("-inf")
 
     def fetched(self, runs: list[WorkerFlowRunResponse], limit: int) -> None:
         self._runs = list(runs)
-        self._fetched_at = time.monotonic()
+        self._fetched_at = self._last_fetch = time.monotonic()
         self._full = len(runs) >= limit
 
     def taken(self, flow_run_ids: Iterable[uuid.UUID]) -> None:

@@ -32,7 +32,8 @@ from multiprocessing.connection import Connection
 from types import GeneratorType
 from typing import Any, cast
 
-from flowdesk.db.engine import keep_connections, release_connections
+from flowdesk.db.engine import keep_connections, loop_engine, release_connections, session_scope
+from flowdesk.worker.settle import concluded, settle_cancelling
 from flowdesk.worker.suspension import share_suspension_observer
 
 # How long a run's end waits for its last log lines to reach the API.
@@ -66,6 +67,7 @@ def serve(conn: Connection) -> None:
     asyncio.set_event_loop(loop)
     keep_connections(loop)
     share_suspension_observer()
+    _warm_up(loop)
     runner = _Runner(loop)
     try:
         while True:
@@ -86,6 +88,25 @@ def serve(conn: Connection) -> None:
         _cancel_leftovers(loop)
         loop.run_until_complete(release_connections())
         loop.close()
+
+
+def _warm_up(loop: asyncio.AbstractEventLoop) -> None:
+    """Pay now, before the first run arrives, part of what that run would pay: Prefect's
+    API client and response models, and the database pool with its dialect set up."""
+    try:
+        loop.run_until_complete(_touch_services())
+    except Exception as exc:  # the first run then pays it, or reports the problem
+        logging.getLogger(__name__).debug("executor warm-up incomplete: %s", exc)
+
+
+async def _touch_services() -> None:
+    from prefect import get_client
+    from sqlalchemy import text
+
+    async with get_client() as client:
+        await client.read_flow_runs(limit=1)
+    async with session_scope(loop_engine()) as session:
+        await session.execute(text("SELECT 1"))
 
 
 class _Runner:
@@ -154,6 +175,8 @@ class _Runner:
                     flow, flow_run=flow_run, error_logger=cast(logging.Logger, run_logger)
                 )
                 self._drive(flow, result)
+                if not concluded():  # ended in Cancelling: see flowdesk.worker.settle
+                    self._run_to_end(settle_cancelling(flow, flow_run.id))
 
     def _load_flow(self, flow_run: Any, load_flow: Any) -> Any:
         """The run's flow. One loaded from a local entrypoint is kept while its file is

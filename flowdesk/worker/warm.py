@@ -15,6 +15,7 @@ log and event workers, so no log line of the run is lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -30,6 +31,7 @@ import anyio.abc
 from prefect.runner._process_manager import ProcessHandle
 
 from flowdesk.worker.serve import serve
+from flowdesk.worker.settle import concluded, settle_cancelling
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -61,6 +63,7 @@ PRELOAD: tuple[str, ...] = (
     "pandas.io.formats.csvs",
     "flowdesk.worker.preload",
     "flowdesk.worker.serve",
+    "flowdesk.worker.freeze",  # last: freezes all of the above out of the collector
 )
 
 
@@ -208,3 +211,5 @@ def run_flow_run(flow_run_id: str, env: dict[str, str], cwd: str | None) -> None
                 flow, flow_run=flow_run, error_logger=cast(logging.Logger, run_logger)
             )
             _drive_run_flow_result(flow, result)
+            if not concluded():  # ended in Cancelling: see flowdesk.worker.settle
+                asyncio.run(settle_cancelling(flow, run_id))

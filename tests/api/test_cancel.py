@@ -68,18 +68,33 @@ def wait_for_row_to_leave_pending(stack: Stack, run_id: str, timeout: float = 12
     raise AssertionError(f"run {run_id} still pending after {timeout} s")
 
 
+async def _give_own_environment(stack: Stack, flow_run_id: str) -> None:
+    async with PrefectClient(stack.prefect_api_url) as client:
+        await client.update_flow_run(
+            uuid.UUID(flow_run_id),
+            job_variables={"env": {"FLOWDESK_TEST_COLD_EXECUTOR": uuid.uuid4().hex}},
+        )
+
+
 def cancel_while_the_worker_starts_it(
     alice: httpx.Client, stack: Stack
 ) -> tuple[str, str, httpx.Response]:
     """DELETE a run while Prefect shows it PENDING: taken by the worker, process starting.
 
-    PENDING lasts 1.5-3 s here (interpreter start and imports), so polling at 50 ms
-    nearly always sees it; a run seen later is let finish and another one submitted.
+    A warm executor turns PENDING into RUNNING within milliseconds, so the run is given
+    an environment of its own while its queue is paused: the worker has to start a new
+    executor for it (a fork and a warm-up, a few hundred ms here), which polling at 50 ms
+    nearly always sees. A run seen later is let finish and another one submitted.
     """
     seen: list[str] = []
     for _ in range(ATTEMPTS):
-        run_id = submit_screener(alice)
-        flow_run_id = wait_for_flow_run(alice, run_id)
+        asyncio.run(pause_queue(stack, paused=True))
+        try:
+            run_id = submit_screener(alice)
+            flow_run_id = wait_for_flow_run(alice, run_id)
+            asyncio.run(_give_own_environment(stack, flow_run_id))
+        finally:
+            asyncio.run(pause_queue(stack, paused=False))
         state = wait_for_prefect_state(
             stack, flow_run_id, {"PENDING", "RUNNING", *PREFECT_TERMINAL}, poll=0.05
         )

@@ -6,7 +6,8 @@ takes no new one; a run still going when the drain period ends is handed back an
 completes on the next worker; a run that kills its own process is Crashed while the
 run beside it in the same worker completes; warm executors run one run after another,
 are not reused after a crash or for another environment, and pass on a suspension
-requested from outside.
+requested from outside; a run cancelled just as it ends is Cancelled and runs its
+cancellation hooks.
 """
 
 from __future__ import annotations
@@ -362,6 +363,30 @@ class TestWarmExecutors:
         assert (suspended.state.type, suspended.state.name) == (StateType.PAUSED, "Suspended")
         assert 0 < _steps(journal) < 100, "it stopped between its tasks"
         assert "done" not in _read_text(journal)
+        assert state_type(after) is StateType.COMPLETED
+
+
+class TestCancelledAsItEnds:
+    """The server answers a run's final state with `Cancelling` when a cancel has just
+    landed; the worker's cancel event then arrives after the run has gone."""
+
+    @pytest.mark.parametrize("isolation", ["warm", "fork"])
+    def test_run_cancelled_as_it_ends_is_cancelled_and_runs_its_hooks(
+        self,
+        stack: Stack,
+        workload_pool: tuple[str, uuid.UUID],
+        tmp_path: Path,
+        isolation: str,
+    ) -> None:
+        pool, deployment_id = workload_pool
+        journal = tmp_path / "cancelled"
+        with worker(stack, pool, drain_seconds=30, log=tmp_path / "worker.log") as serving:
+            done = run_to_end(
+                stack, deployment_id, journal, {"isolation": isolation}, cancel_at_end=True
+            )
+            after = run_to_end(stack, deployment_id, tmp_path / "after", {"isolation": isolation})
+        assert state_type(done) is StateType.CANCELLED, serving.output()[-3000:]
+        assert journal_lines(journal)[-2:] == ["done 1", "cancelled Cancelling"]
         assert state_type(after) is StateType.COMPLETED
 
 

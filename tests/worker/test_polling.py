@@ -59,3 +59,14 @@ class TestDueRuns:
         later = time.monotonic() + 1.5
         monkeypatch.setattr(time, "monotonic", lambda: later)
         assert runs.offer() is None
+
+    def test_fetches_are_spaced_by_the_gap(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        runs = DueRuns()
+        assert runs.wait_before_fetch(0.2) == 0.0, "nothing fetched yet"
+        now = time.monotonic()
+        monkeypatch.setattr(time, "monotonic", lambda: now)
+        runs.fetched([], limit=8)
+        runs.expire()  # a run became due: fetch again, but not at once
+        assert runs.wait_before_fetch(0.2) == pytest.approx(0.2)
+        monkeypatch.setattr(time, "monotonic", lambda: now + 0.5)
+        assert runs.wait_before_fetch(0.2) == 0.0

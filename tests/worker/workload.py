@@ -1,8 +1,10 @@
 """A test workload for the flowdesk worker (not shipped): a flow that sleeps on its first
-attempt, or kills its own process, or takes `steps` small task runs, and logs each
+attempt, or kills its own process, or takes `steps` small task runs, or is cancelled
+through the API just as it returns, and logs each
 attempt to a file: the attempt, its pid, its parent's pid, how many market data files
 its process had already parsed, and how many TLS contexts Prefect's clients in it built
-(-1: not shared, a fresh interpreter); then a line per step, and one when done."""
+(-1: not shared, a fresh interpreter); then a line per step, one when done, and one per
+cancellation hook run."""
 
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ import time
 from pathlib import Path
 
 import prefect.client.orchestration
-from prefect import flow, task
+from prefect import Flow, flow, get_client, task
+from prefect.client.schemas.objects import FlowRun, State
 from prefect.runtime import flow_run
+from prefect.states import Cancelling
 
 from flowdesk.marketdata import file_provider
 
@@ -25,10 +29,22 @@ def step(journal: str, number: int) -> None:
     time.sleep(0.2)
 
 
-@flow(name="flowdesk-test-workload", persist_result=False)
-def workload(journal: str, seconds: float = 0.0, crash: bool = False, steps: int = 0) -> int:
+def note_cancellation(flow: Flow[..., int], flow_run: FlowRun, state: State[int]) -> None:
+    with Path(flow_run.parameters["journal"]).open("a") as out:
+        out.write(f"cancelled {flow_run.id} {state.name}\n")
+
+
+@flow(name="flowdesk-test-workload", persist_result=False, on_cancellation=[note_cancellation])
+def workload(
+    journal: str,
+    seconds: float = 0.0,
+    crash: bool = False,
+    steps: int = 0,
+    cancel_at_end: bool = False,
+) -> int:
     """Sleep `seconds` on the first attempt only; with `crash`, die like a segfault; then
-    take `steps` task runs (each is where a suspension requested from outside lands)."""
+    take `steps` task runs (each is where a suspension requested from outside lands); with
+    `cancel_at_end`, be cancelled as an API user would, right before returning."""
     attempt = int(flow_run.run_count)
     # Market data files already parsed in this process (the warm worker preloads them).
     parsed = len(file_provider._cache)
@@ -48,4 +64,7 @@ def workload(journal: str, seconds: float = 0.0, crash: bool = False, steps: int
         step(journal, number)
     with Path(journal).open("a") as out:
         out.write(f"done {flow_run.id} {attempt} {os.getpid()}\n")
+    if cancel_at_end:
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(flow_run.id, Cancelling(message="cancelled as it ended"))
     return attempt
