@@ -24,12 +24,11 @@ from api.schedules.endpoints import router as schedules_router
 from api.screener_sets.endpoints import router as screener_sets_router
 from api.screeners.endpoints import router as screeners_router
 from api.state import AppState
-from flowdesk import __version__
+from flowdesk import __version__, prefect_fixes
 from flowdesk.accounts.cache import PrincipalCache
 from flowdesk.db.engine import make_engine, session_factory
 from flowdesk.errors import ServiceUnavailable
 from flowdesk.orchestration import PrefectGateway, open_gateway
-from flowdesk.prefect_fixes import cache_time_zones
 from flowdesk.runs.reconcile import reconcile_open_runs, resubmit_lost_runs
 from flowdesk.runs.submission import Submitter
 from flowdesk.screener_sets import CatalogStore
@@ -72,7 +71,7 @@ async def _reconcile_forever(state: AppState) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    cache_time_zones()  # the API validates each schedule's cron (flowdesk.prefect_fixes)
+    prefect_fixes.apply()  # e.g. the API validates each schedule's cron
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

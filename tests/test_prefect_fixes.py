@@ -1,9 +1,11 @@
-"""flowdesk's fixes to Prefect: time zones listed once; triggers that see events in order."""
+"""flowdesk's fixes to Prefect: time zones listed once; a job-variables schema checked
+once; triggers that see events in order."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from prefect._internal.schemas import validators
@@ -11,8 +13,10 @@ from prefect.client.schemas.schedules import CronSchedule
 from prefect.server.events.ordering import memory as ordering
 from prefect.server.utilities.messaging import create_consumer
 from prefect.settings import PREFECT_MESSAGING_BROKER, temporary_settings
+from prefect.utilities.schema_tools import validation
 
-from flowdesk.prefect_fixes import cache_time_zones
+from deployments.setup import base_job_template
+from flowdesk.prefect_fixes import cache_time_zones, check_schemas_once
 from flowdesk.prefect_messaging import LEADER_WAIT
 
 
@@ -40,6 +44,46 @@ class TestCacheTimeZones:
         first = validators.get_timezones  # type: ignore[attr-defined]
         cache_time_zones()
         assert validators.get_timezones is first  # type: ignore[attr-defined]
+
+
+class TestCheckSchemasOnce:
+    @pytest.fixture
+    def checks(self, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+        """The schemas Prefect's own metaschema check sees, once the fix wraps it."""
+        seen: list[dict[str, Any]] = []
+        check = validation._VALIDATOR.check_schema
+
+        def counting(schema: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+            seen.append(schema)
+            check(schema, *args, **kwargs)
+
+        monkeypatch.setattr(validation._VALIDATOR, "check_schema", staticmethod(counting))
+        check_schemas_once()
+        return seen
+
+    def test_a_pool_schema_is_checked_once_for_many_runs(
+        self, checks: list[dict[str, Any]]
+    ) -> None:
+        schema = base_job_template()["variables"]
+        for _ in range(3):
+            validation.is_valid_schema(schema, preprocess=False)
+            validation.validate({"isolation": "fork"}, schema, raise_on_error=True)
+        assert len(checks) == 2, "the raw schema once, and once as `validate` preprocesses it"
+
+    def test_job_variables_are_still_validated_each_time(
+        self, checks: list[dict[str, Any]]
+    ) -> None:
+        schema = base_job_template()["variables"]
+        validation.validate({"isolation": "warm"}, schema, raise_on_error=True)
+        with pytest.raises(validation.ValidationError, match="isolation"):
+            validation.validate({"isolation": "thread"}, schema, raise_on_error=True)
+
+    def test_an_invalid_schema_is_refused_every_time(self, checks: list[dict[str, Any]]) -> None:
+        schema = {"type": "object", "properties": {"a": {"type": "nonsense"}}}
+        for _ in range(2):
+            with pytest.raises(ValueError, match="Invalid schema"):
+                validation.is_valid_schema(schema, preprocess=False)
+        assert len(checks) == 2
 
 
 class TestMessagingBroker:
