@@ -26,7 +26,7 @@ import logging
 import os
 import signal
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import GeneratorType
@@ -151,37 +151,26 @@ class _Runner:
 
     def _run_engine(self, flow_run_id: uuid.UUID) -> None:
         """`python -m prefect.engine`'s main, with this executor's loop and settings."""
-        from prefect.context import SettingsContext, get_settings_context
-        from prefect.engine import handle_engine_signals
-        from prefect.flow_engine import load_flow, load_flow_run, run_flow
-        from prefect.logging.loggers import flow_run_logger
         from prefect.settings import Settings
 
-        current = get_settings_context()
         if self._settings is None:
             # Read from the first run's environment, as a fresh process would; the worker
             # sends an executor only runs whose environment gives the same settings.
             self._settings = Settings()
-        with SettingsContext(profile=current.profile, settings=self._settings):
-            with handle_engine_signals(flow_run_id):
-                flow_run = load_flow_run(flow_run_id=flow_run_id)
-                run_logger = flow_run_logger(flow_run=flow_run)
-                try:
-                    flow: Any = self._load_flow(flow_run, load_flow)
-                except Exception:
-                    run_logger.error("Could not load the flow of this run", exc_info=True)
-                    raise
-                result = run_flow(
-                    flow, flow_run=flow_run, error_logger=cast(logging.Logger, run_logger)
-                )
-                self._drive(flow, result)
-                if not concluded():  # ended in Cancelling: see flowdesk.worker.settle
-                    self._run_to_end(settle_cancelling(flow, flow_run.id))
+        run_engine(
+            flow_run_id,
+            self._settings,
+            load=self._load_flow,
+            drive=self._drive,
+            run_to_end=self._run_to_end,
+        )
 
-    def _load_flow(self, flow_run: Any, load_flow: Any) -> Any:
+    def _load_flow(self, flow_run: Any) -> Any:
         """The run's flow. One loaded from a local entrypoint is kept while its file is
         unchanged: loading runs the whole file again and builds the flow's parameter
         model (about 8 ms per run). Other deployments pull their code each run."""
+        from prefect.flow_engine import load_flow
+
         entrypoint = os.environ.get("PREFECT__FLOW_ENTRYPOINT")
         if not entrypoint or ":" not in entrypoint:
             return load_flow(flow_run)
@@ -232,6 +221,41 @@ class _Runner:
                 with contextlib.suppress(BaseException):
                     self._loop.run_until_complete(task)
             raise
+
+
+def run_engine(
+    flow_run_id: uuid.UUID,
+    settings: Any,
+    *,
+    load: Callable[[Any], Any],
+    drive: Callable[[Any, object], None],
+    run_to_end: Callable[[Coroutine[Any, Any, Any]], object],
+) -> None:
+    """`python -m prefect.engine`'s main for one flow run, under `settings`: `load` gives
+    the run's flow, `drive` runs what `run_flow` returned (an async flow's coroutine), and
+    `run_to_end` runs a coroutine to its end. A run whose engine ended in Cancelling is
+    settled here (flowdesk.worker.settle)."""
+    from prefect.context import SettingsContext, get_settings_context
+    from prefect.engine import handle_engine_signals
+    from prefect.flow_engine import load_flow_run, run_flow
+    from prefect.logging.loggers import flow_run_logger
+
+    current = get_settings_context()
+    with SettingsContext(profile=current.profile, settings=settings):
+        with handle_engine_signals(flow_run_id):
+            flow_run = load_flow_run(flow_run_id=flow_run_id)
+            run_logger = flow_run_logger(flow_run=flow_run)
+            try:
+                flow: Any = load(flow_run)
+            except Exception:
+                run_logger.error("Could not load the flow of this run", exc_info=True)
+                raise
+            result = run_flow(
+                flow, flow_run=flow_run, error_logger=cast(logging.Logger, run_logger)
+            )
+            drive(flow, result)
+            if not concluded():  # ended in Cancelling: see flowdesk.worker.settle
+                run_to_end(settle_cancelling(flow, flow_run.id))
 
 
 def _prime_deployment_caches(deployment: Any) -> None:

@@ -16,7 +16,6 @@ log and event workers, so no log line of the run is lost.
 from __future__ import annotations
 
 import asyncio
-import logging
 import multiprocessing
 import os
 import time
@@ -24,14 +23,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
 from prefect.runner._process_manager import ProcessHandle
 
-from flowdesk.worker.serve import serve
-from flowdesk.worker.settle import concluded, settle_cancelling
+from flowdesk.worker.serve import run_engine, serve
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -188,28 +186,16 @@ def run_flow_run(flow_run_id: str, env: dict[str, str], cwd: str | None) -> None
     if cwd:
         os.chdir(cwd)
     from prefect._internal.control_listener import configure_from_env
-    from prefect.context import SettingsContext, get_settings_context
-    from prefect.engine import _drive_run_flow_result, handle_engine_signals
-    from prefect.flow_engine import load_flow, load_flow_run, run_flow
-    from prefect.logging.loggers import flow_run_logger
+    from prefect.engine import _drive_run_flow_result
+    from prefect.flow_engine import load_flow
     from prefect.settings import Settings
 
     configure_from_env()
-    run_id = uuid.UUID(flow_run_id)
-    current = get_settings_context()
     # Settings are read again from the run's environment, as a fresh process would.
-    with SettingsContext(profile=current.profile, settings=Settings()):
-        with handle_engine_signals(run_id):
-            flow_run = load_flow_run(flow_run_id=run_id)
-            run_logger = flow_run_logger(flow_run=flow_run)
-            try:
-                flow: Any = load_flow(flow_run)
-            except Exception:
-                run_logger.error("Could not load the flow of this run", exc_info=True)
-                raise
-            result = run_flow(
-                flow, flow_run=flow_run, error_logger=cast(logging.Logger, run_logger)
-            )
-            _drive_run_flow_result(flow, result)
-            if not concluded():  # ended in Cancelling: see flowdesk.worker.settle
-                asyncio.run(settle_cancelling(flow, run_id))
+    run_engine(
+        uuid.UUID(flow_run_id),
+        Settings(),
+        load=load_flow,
+        drive=_drive_run_flow_result,
+        run_to_end=asyncio.run,
+    )
