@@ -1,14 +1,23 @@
 """flowdesk's fixes to Prefect: time zones listed once; a job-variables schema checked
-once; triggers that see events in order."""
+once; deployments marked ready every few seconds, not on every poll; triggers that see
+events in order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import timedelta
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from prefect import flow
 from prefect._internal.schemas import validators
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
+from prefect.client.schemas.objects import DeploymentStatus
 from prefect.client.schemas.schedules import CronSchedule
 from prefect.server.events.ordering import memory as ordering
 from prefect.server.utilities.messaging import create_consumer
@@ -16,8 +25,9 @@ from prefect.settings import PREFECT_MESSAGING_BROKER, temporary_settings
 from prefect.utilities.schema_tools import validation
 
 from deployments.setup import base_job_template
-from flowdesk.prefect_fixes import cache_time_zones, check_schemas_once
+from flowdesk.prefect_fixes import READY_MARKS_EVERY, cache_time_zones, check_schemas_once
 from flowdesk.prefect_messaging import LEADER_WAIT
+from tests.stack import Stack
 
 
 class TestCacheTimeZones:
@@ -84,6 +94,93 @@ class TestCheckSchemasOnce:
             with pytest.raises(ValueError, match="Invalid schema"):
                 validation.is_valid_schema(schema, preprocess=False)
         assert len(checks) == 2
+
+
+@flow(name="flowdesk-test-ready-marks")
+def polled() -> None:
+    """Never run: its deployments are what the polls below mark ready."""
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def _ready_marks(api_url: str) -> dict[str, Any]:
+    async with PrefectClient(api_url) as client:
+        pool = f"ready-marks-{uuid.uuid4().hex[:8]}"
+        await client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+        flow_id = await client.create_flow(polled)
+
+        async def deployment(name: str) -> uuid.UUID:
+            return await client.create_deployment(
+                flow_id=flow_id, name=name, work_pool_name=pool, entrypoint="x.py:polled"
+            )
+
+        async def status(deployment_id: uuid.UUID) -> tuple[str, datetime | None]:
+            read = await client.read_deployment(deployment_id)
+            return (read.status.value if read.status else ""), read.last_polled
+
+        async def ready(deployment_id: uuid.UUID) -> bool:
+            return (await status(deployment_id))[0] == DeploymentStatus.READY.value
+
+        async def poll() -> None:
+            await client.get_scheduled_flow_runs_for_work_pool(pool)
+
+        try:
+            first = await deployment("first")
+            before = await status(first)
+            await poll()
+            first_ready = await _eventually(lambda: ready(first))
+            marked = (await status(first))[1]
+            polled_at = []
+            for _ in range(5):  # 2.5 s of polls, well inside READY_MARKS_EVERY
+                await poll()
+                await asyncio.sleep(0.5)
+                polled_at.append((await status(first))[1])
+            second = await deployment("second")
+            await poll()
+            second_ready = await _eventually(lambda: ready(second))
+            return {
+                "before": before,
+                "first_ready": first_ready,
+                "marked": marked,
+                "polled_at": polled_at,
+                "second_ready": second_ready,
+                "last": (await status(first))[1],
+            }
+        finally:
+            ours = WorkPoolFilter(name=WorkPoolFilterName(any_=[pool]))
+            for deployment_read in await client.read_deployments(work_pool_filter=ours):
+                await client.delete_deployment(deployment_read.id)
+            await client.delete_work_pool(pool)
+
+
+@pytest.fixture(scope="module")
+def marks(stack: Stack) -> dict[str, Any]:
+    """Polls of a pool of its own, that no worker polls, on the test stack's Prefect server."""
+    return asyncio.run(_ready_marks(stack.prefect_api_url))
+
+
+class TestMarkReadyLessOften:
+    def test_a_new_deployment_is_ready_at_the_first_poll(self, marks: dict[str, Any]) -> None:
+        assert marks["before"] == (DeploymentStatus.NOT_READY.value, None)
+        assert marks["first_ready"]
+        assert marks["marked"] is not None
+
+    def test_polls_within_seconds_leave_last_polled_as_it_was(self, marks: dict[str, Any]) -> None:
+        assert READY_MARKS_EVERY >= 5
+        assert marks["polled_at"] == [marks["marked"]] * 5
+
+    def test_a_deployment_added_meanwhile_is_ready_at_the_next_poll(
+        self, marks: dict[str, Any]
+    ) -> None:
+        assert marks["second_ready"]
+        assert marks["last"] > marks["marked"]  # the set was marked again, with it
 
 
 class TestMessagingBroker:
