@@ -28,6 +28,12 @@ refreshed again only if one of them is not ready (a new deployment becomes ready
 first poll, as before); `last_polled` stays within that many seconds of the last poll,
 far inside the 60 s after which Prefect's foreman marks a deployment not ready.
 
+A flow run's labels patched with one read of them. A worker gives each flow run it takes
+its labels (`PATCH /flow_runs/{id}/labels`); Prefect reads the whole flow run for that,
+with its work queue and the queue's work pool (three queries), to merge one column: 20 ms
+of server CPU per run, more than a state change (11-13 ms). The labels are read alone,
+merged and written as before.
+
 Applied by importing `flowdesk.worker` (the Prefect collection flowdesk registers, which
 the Prefect server, the worker and block loading import) and by flowdesk's own processes.
 """
@@ -170,8 +176,48 @@ def _replace(
     functions[:] = [replacement if f is original else f for f in functions]
 
 
+def patch_labels_lightly() -> None:
+    """In the Prefect server, merge a flow run's labels reading only its labels."""
+    if "prefect.server.api.flow_runs" not in sys.modules:
+        return  # not the Prefect server
+    import sqlalchemy as sa
+    from prefect.server.database import PrefectDBInterface, db_injector
+    from prefect.server.exceptions import ObjectNotFoundError
+    from prefect.server.models import flow_runs
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    if getattr(flow_runs.update_flow_run_labels, "reads_labels_only", False):
+        return
+
+    @db_injector
+    async def update_flow_run_labels(
+        db: PrefectDBInterface,
+        session: AsyncSession,
+        flow_run_id: Any,
+        labels: dict[str, Any],
+    ) -> bool:
+        row = (
+            await session.execute(sa.select(db.FlowRun.labels).where(db.FlowRun.id == flow_run_id))
+        ).first()
+        if row is None:
+            raise ObjectNotFoundError(f"Flow run with id {flow_run_id} not found")
+        result = await session.execute(
+            sa.update(db.FlowRun)
+            .where(db.FlowRun.id == flow_run_id)
+            .values(labels={**(row[0] or {}), **labels})
+        )
+        updated: bool = result.rowcount > 0  # type: ignore[attr-defined]
+        if updated:
+            await session.commit()
+        return updated
+
+    update_flow_run_labels.reads_labels_only = True  # type: ignore[attr-defined]
+    flow_runs.update_flow_run_labels = update_flow_run_labels
+
+
 def apply() -> None:
     """Every fix in this module."""
     cache_time_zones()
     check_schemas_once()
     mark_ready_less_often()
+    patch_labels_lightly()

@@ -1,5 +1,6 @@
 """flowdesk's fixes to Prefect: time zones listed once; a job-variables schema checked
-once; deployments marked ready every few seconds, not on every poll; triggers that see
+once; deployments marked ready every few seconds, not on every poll; labels patched reading
+only the labels; triggers that see
 events in order."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from prefect import flow
 from prefect._internal.schemas import validators
@@ -181,6 +183,40 @@ class TestMarkReadyLessOften:
     ) -> None:
         assert marks["second_ready"]
         assert marks["last"] > marks["marked"]  # the set was marked again, with it
+
+
+def _patch_labels(api_url: str) -> dict[str, Any]:
+    """A flow run with labels of its own gets more, as a worker gives it; and an unknown one."""
+    with httpx.Client(base_url=api_url, timeout=30) as client:
+        flow = client.post("/flows/", json={"name": "flowdesk-test-labels"}).json()
+        labels = {"desk": "quant", "a": "1"}
+        run = client.post("/flow_runs/", json={"flow_id": flow["id"], "labels": labels}).json()
+        try:
+            patched = client.patch(
+                f"/flow_runs/{run['id']}/labels", json={"a": "2", "prefect.worker.type": "x"}
+            )
+            read = client.get(f"/flow_runs/{run['id']}").json()
+            missing = client.patch(f"/flow_runs/{uuid.uuid4()}/labels", json={"a": "3"})
+        finally:
+            client.delete(f"/flow_runs/{run['id']}")
+    return {"status": patched.status_code, "labels": read["labels"], "missing": missing}
+
+
+class TestPatchLabelsLightly:
+    """Against the test stack's Prefect server, which reads only the labels to merge them."""
+
+    def test_labels_are_merged_into_the_run_s_own(self, stack: Stack) -> None:
+        patched = _patch_labels(stack.prefect_api_url)
+        assert patched["status"] == 204
+        assert patched["labels"]["desk"] == "quant"
+        assert patched["labels"]["a"] == "2"
+        assert patched["labels"]["prefect.worker.type"] == "x"
+        assert patched["labels"]["prefect.flow.id"]  # Prefect's own label, kept
+
+    def test_an_unknown_run_is_404(self, stack: Stack) -> None:
+        missing = _patch_labels(stack.prefect_api_url)["missing"]
+        assert missing.status_code == 404
+        assert "not found" in missing.json()["exception_message"]
 
 
 class TestMessagingBroker:
