@@ -1,7 +1,6 @@
 """flowdesk's fixes to Prefect: time zones listed once; a job-variables schema checked
 once; deployments marked ready every few seconds, not on every poll; labels patched reading
-only the labels; triggers that see
-events in order."""
+only the labels; triggers that see events in order."""
 
 from __future__ import annotations
 
