@@ -55,6 +55,10 @@ def user_env(tmp_path: Path, **extra: str) -> dict[str, str]:
             "PREFECT_HOME": str(tmp_path / "prefect-home"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "DO_NOT_TRACK": "1",
+            # As in the session stack: no hourly quick scan landing mid-test (a run then
+            # drains for up to 30 s on stop), and a second `flowdesk up` on the session's
+            # Prefect leaves that server's timetable paused.
+            "FLOWDESK_TIMETABLE_ENABLED": "false",
             **extra,
         }
     )
@@ -107,7 +111,13 @@ class Up:
         """Send sig to `flowdesk up` alone; how long it took to exit."""
         started = time.monotonic()
         self.process.send_signal(sig)
-        self.process.wait(STOP_WITHIN_S)
+        try:
+            self.process.wait(STOP_WITHIN_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(
+                f"`flowdesk up` still running {STOP_WITHIN_S:g} s after {sig.name}:\n"
+                f"{self.log()[-6000:]}"
+            )
         return time.monotonic() - started
 
     def kill_leftovers(self) -> None:
