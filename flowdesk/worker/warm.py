@@ -16,12 +16,15 @@ log and event workers, so no log line of the run is lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
+import signal
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,24 +68,59 @@ PRELOAD: tuple[str, ...] = (
 )
 
 
+class WarmUpAborted(RuntimeError):
+    """The worker was stopped while the forkserver was still importing."""
+
+
 class WarmProcesses:
     """The forkserver every warm flow run is forked from, started once per worker."""
 
     def __init__(self, preload: Sequence[str] = PRELOAD) -> None:
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(list(preload))
+        self._ready = False
+        self._aborted = False
 
     def warm_up(self) -> float:
         """Start the forkserver now rather than on the first flow run; seconds it took."""
         started = time.monotonic()
+        self._check_not_aborted()
         probe = self._context.Process(target=_probe, name="flowdesk-warm-up")
-        probe.start()
-        probe.join()
+        try:
+            probe.start()
+            probe.join()
+        except (EOFError, OSError) as exc:
+            if self._aborted:
+                raise WarmUpAborted("stopped while the warm process was importing") from exc
+            raise
+        self._ready = True
         return time.monotonic() - started
+
+    def abort_warm_up(self) -> None:
+        """Stop a forkserver still importing, for a worker stopped while warming up.
+
+        Its imports take seconds (tens on a loaded machine), and the warm-up thread, the
+        worker's exit and `flowdesk up`'s stop would all wait for them; nothing is lost,
+        as no run has been taken yet. Once warm, the forkserver is left to end with the
+        worker, as usual."""
+        if self._ready:
+            return
+        self._aborted = True
+        server = getattr(forkserver, "_forkserver", None)
+        pid = getattr(server, "_forkserver_pid", None)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    def _check_not_aborted(self) -> None:
+        # A new process would start a new forkserver, and its imports, all over again.
+        if self._aborted:
+            raise WarmUpAborted("the worker is stopping; no process is started")
 
     def fork(
         self, flow_run_id: uuid.UUID, env: Mapping[str, str], cwd: Path | None
     ) -> ForkServerProcess:
+        self._check_not_aborted()
         process = self._context.Process(
             target=run_flow_run,
             args=(str(flow_run_id), dict(env), str(cwd) if cwd else None),
@@ -93,6 +131,7 @@ class WarmProcesses:
 
     def start_executor(self, name: str) -> tuple[ForkServerProcess, Connection]:
         """A warm executor (flowdesk.worker.serve) and the worker's end of its pipe."""
+        self._check_not_aborted()
         ours, theirs = self._context.Pipe()
         process = self._context.Process(target=serve, args=(theirs,), name=name)
         process.start()

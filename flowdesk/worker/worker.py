@@ -60,7 +60,7 @@ from flowdesk.worker.executors import ExecutorPool, ExecutorStarter
 from flowdesk.worker.polling import DueRuns
 from flowdesk.worker.reads import RecentReads
 from flowdesk.worker.wakeups import wake_on_due_runs
-from flowdesk.worker.warm import ForkStarter, RunSpec, WarmProcesses
+from flowdesk.worker.warm import ForkStarter, RunSpec, WarmProcesses, WarmUpAborted
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # Executors kept when the worker has no limit (Prefect's default is none).
@@ -72,6 +72,9 @@ FETCH_GAP_SECONDS = 0.2
 _SCHEDULED = TypeAdapter(list[WorkerFlowRunResponse])
 # After the drain period, how long a run being submitted may take to start its process.
 SUBMISSION_WAIT_SECONDS = 10.0
+# While a stopped worker's serving task winds down, how often a forkserver still
+# importing is looked for again (one spawned just as the stop came).
+ABORT_AGAIN_SECONDS = 0.2
 
 
 class FlowdeskWorkerResult(BaseWorkerResult):
@@ -149,13 +152,25 @@ class FlowdeskWorker(BaseWorker[FlowdeskJobConfiguration, FlowdeskVariables, Flo
                 serving.result()
                 return
             await self.drain()
-            serving.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await serving
+            await self._stop_serving(serving)
         finally:
             waking.cancel()
             for signum in SIGNALS:
                 loop.remove_signal_handler(signum)
+            # Stopped during setup, Prefect runs no teardown, and executors started
+            # meanwhile would keep the worker from exiting (multiprocessing joins them).
+            self._pool.close()
+
+    async def _stop_serving(self, serving: asyncio.Future[None]) -> None:
+        """Cancel Prefect's serving task; if the worker is still warming up, stop the
+        warm process too rather than wait for its imports (flowdesk.worker.warm)."""
+        self._warm.abort_warm_up()
+        serving.cancel()
+        while not serving.done():
+            await asyncio.wait({serving}, timeout=ABORT_AGAIN_SECONDS)
+            self._warm.abort_warm_up()  # a forkserver spawned just after the first try
+        with contextlib.suppress(asyncio.CancelledError, WarmUpAborted):
+            serving.result()
 
     def request_stop(self) -> None:
         """First call: stop taking runs and drain. Second call: hand back at once."""
