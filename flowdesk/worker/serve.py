@@ -34,6 +34,7 @@ from typing import Any, cast
 
 from flowdesk.db.engine import keep_connections, loop_engine, release_connections, session_scope
 from flowdesk.worker.settle import concluded, settle_cancelling
+from flowdesk.worker.storage import keep_default_storage
 from flowdesk.worker.suspension import share_suspension_observer
 
 # How long a run's end waits for its last log lines to reach the API.
@@ -67,6 +68,7 @@ def serve(conn: Connection) -> None:
     asyncio.set_event_loop(loop)
     keep_connections(loop)
     share_suspension_observer()
+    keep_default_storage()
     _warm_up(loop)
     runner = _Runner(loop)
     try:
