@@ -75,6 +75,23 @@ class Stack:
             worker.resume()
 
 
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def survivors(tree: list[psutil.Process], grace: float = 2.0) -> list[str]:
+    """Members of tree still alive after grace seconds (time for init to reap orphans)."""
+    deadline = time.monotonic() + grace
+    while True:
+        left = [p for p in tree if alive(p)]
+        if not left or time.monotonic() > deadline:
+            return [f"{p.pid}: {' '.join(p.cmdline())[:120]}" for p in left]
+        time.sleep(0.1)
+
+
 def start_stack(
     tmp: Path, *, timeout: float = 300, extra_env: dict[str, str] | None = None
 ) -> Stack:

@@ -30,7 +30,7 @@ from flowdesk.db.migrate import alembic_config
 from flowdesk.db.models import JobType, Run, RunStatus, User
 from tests import services
 from tests.factories import submit_screener, wait_for_run
-from tests.stack import ROOT, Stack, wait_until_ready
+from tests.stack import ROOT, Stack, alive, survivors, wait_until_ready
 
 # A fresh SQLite Prefect server migrates for ~25 s, then deploy, worker and API follow;
 # a loaded 2-core machine has needed three times that.
@@ -128,23 +128,6 @@ class Up:
         for process in self.seen:
             if alive(process):
                 process.kill()
-
-
-def alive(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def survivors(tree: list[psutil.Process], grace: float = 2.0) -> list[str]:
-    """Members of tree still alive after grace seconds (time for init to reap orphans)."""
-    deadline = time.monotonic() + grace
-    while True:
-        left = [p for p in tree if alive(p)]
-        if not left or time.monotonic() > deadline:
-            return [f"{p.pid}: {' '.join(p.cmdline())[:120]}" for p in left]
-        time.sleep(0.1)
 
 
 def cmdline(process: psutil.Process) -> str:
