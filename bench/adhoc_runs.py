@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchkit import machine, own_stack, percentile
+from benchkit import PREFECT_SERVERS, add_prefect_server_option, machine, own_stack, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 TERMINAL = {"completed", "failed", "cancelled", "crashed"}
@@ -302,6 +302,8 @@ def reproduce(args: argparse.Namespace) -> str:
     argv += ["--workers", ",".join(args.workers)]
     if args.api_url:
         argv += ["--api-url", args.api_url, "--api-key", "$FLOWDESK_API_KEY"]
+    else:
+        argv += ["--prefect-server", args.prefect_server]
     return " ".join(a if a.startswith("$") else shlex.quote(a) for a in argv)
 
 
@@ -313,7 +315,10 @@ def report(args: argparse.Namespace, phases: list[Phase]) -> None:
         target = f"stack at {args.api_url}; worker limit {limit} as set in this shell, unchecked"
     else:
         # tests/stack.py sets it to 0 so every GET of an open run asks Prefect for its state.
-        target = "own stack on Postgres (`flowdesk up`), reconcile-on-read after 15 s (the default)"
+        target = (
+            "own stack on Postgres (`flowdesk up`), Prefect server "
+            f"{PREFECT_SERVERS[args.prefect_server]}, reconcile-on-read after 15 s (the default)"
+        )
     print(
         f"ad-hoc screener runs, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
         f"{machine()}; prefect {importlib.metadata.version('prefect')}; "
@@ -354,7 +359,7 @@ def target_api(args: argparse.Namespace, worker: str) -> Iterator[tuple[str, str
         return
     # The production default: reads reconcile only runs open for 15 s or more.
     env = {"FLOWDESK_RECONCILE_AFTER_SECONDS": "15", "FLOWDESK_WORKER_TYPE": worker}
-    with own_stack(env, log) as stack:
+    with own_stack(env, log, split_prefect=args.prefect_server == "split") as stack:
         yield stack.api_url, stack.create_user("bench")
 
 
@@ -378,6 +383,7 @@ def parse_args() -> argparse.Namespace:
         default=f"{BASELINE},flowdesk",
         help=f"worker types, one stack each, in this order ({BASELINE},flowdesk)",
     )
+    add_prefect_server_option(parser)
     args = parser.parse_args()
     args.workers = [w.strip() for w in args.workers.split(",") if w.strip()]
     if not set(args.workers) <= {BASELINE, "flowdesk"}:

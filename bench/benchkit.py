@@ -3,6 +3,7 @@ fresh stack of their own (`flowdesk up` on new Postgres databases) that is alway
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -19,6 +20,23 @@ if TYPE_CHECKING:
     from tests.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+# How a benchmark's own stack runs its Prefect server (--prefect-server).
+PREFECT_SERVERS = {
+    "split": "as its API and its services on Redis",
+    "one": "as one process",
+}
+
+
+def add_prefect_server_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--prefect-server",
+        choices=list(PREFECT_SERVERS),
+        default="split",
+        help="the own stack's Prefect server as its API and its services on Redis (split, "
+        "as flowdesk runs it on Postgres in production), or as one process",
+    )
 
 
 def machine() -> str:
@@ -41,9 +59,14 @@ def percentile(values: list[float], p: int) -> float | None:
 
 @contextmanager
 def own_stack(
-    extra_env: dict[str, str], log: Callable[[str], None], prefix: str = "flowdesk-bench-"
+    extra_env: dict[str, str],
+    log: Callable[[str], None],
+    prefix: str = "flowdesk-bench-",
+    *,
+    split_prefect: bool = True,
 ) -> Iterator[Stack]:
-    """A fresh stack with `extra_env`; stopped and its databases dropped at the end."""
+    """A fresh stack with `extra_env`; stopped and its databases dropped at the end. Its
+    Prefect server runs as its API and its services on Redis unless split_prefect is off."""
     sys.path.insert(0, str(ROOT))  # `tests` is not an installed package
     from tests.stack import drop_databases, start_stack, stop_stack
 
@@ -51,7 +74,7 @@ def own_stack(
         worker = extra_env.get("FLOWDESK_WORKER_TYPE", "flowdesk")
         log(f"starting flowdesk up with the {worker} worker on fresh Postgres databases ...")
         started = time.perf_counter()
-        stack = start_stack(Path(tmp), extra_env=extra_env)
+        stack = start_stack(Path(tmp), extra_env=extra_env, split_prefect=split_prefect)
         try:
             log(f"stack ready in {time.perf_counter() - started:.0f} s at {stack.api_url}")
             yield stack

@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import psutil
-from benchkit import machine, own_stack, percentile
+from benchkit import PREFECT_SERVERS, add_prefect_server_option, machine, own_stack, percentile
 
 if TYPE_CHECKING:
     from tests.stack import Stack
@@ -583,6 +583,7 @@ def reproduce(args: argparse.Namespace) -> str:
     argv = ["python", "bench/burst.py", "--runs", str(args.runs), "--users", str(args.users)]
     argv += ["--workers", ",".join(args.workers), "--worker-limit", str(args.worker_limit)]
     argv += ["--timeout", f"{args.timeout:g}", "--set", args.set]
+    argv += ["--prefect-server", args.prefect_server]
     return " ".join(shlex.quote(a) for a in argv)
 
 
@@ -592,6 +593,7 @@ def report(args: argparse.Namespace, results: list[Result]) -> None:
         f"{machine()}; prefect {importlib.metadata.version('prefect')}; N={args.runs} "
         f"schedules due at the same minute, {args.users} users, set {args.set}; "
         f"workers: {', '.join(args.workers)}, limit {args.worker_limit}; own stack on Postgres, "
+        f"Prefect server {PREFECT_SERVERS[args.prefect_server]}, "
         "reconcile after 15 s / every 30 s (production defaults)"
     )
     print(f"command: `{reproduce(args)}`")
@@ -684,6 +686,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--set", default="tech_majors", help="screener set (tech_majors)")
     parser.add_argument("--quick", action="store_true", help=f"smoke check: --runs {QUICK_RUNS}")
+    add_prefect_server_option(parser)
     args = parser.parse_args()
     args.workers = [w.strip() for w in args.workers.split(",") if w.strip()]
     if not args.workers or not set(args.workers) <= {BASELINE, "flowdesk"}:
@@ -701,7 +704,12 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results: list[Result] = []
     for worker in args.workers:
-        with own_stack(stack_env(args, worker), log, prefix="flowdesk-burst-") as stack:
+        with own_stack(
+            stack_env(args, worker),
+            log,
+            prefix="flowdesk-burst-",
+            split_prefect=args.prefect_server == "split",
+        ) as stack:
             results.append(run_burst(args, worker, stack))
     report(args, results)
 

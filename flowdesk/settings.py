@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     prefect_ui_url: str | None = Field(
         default=None, validation_alias=_alias("prefect_ui_url", "PREFECT_UI_URL")
     )
+    # A Redis database for the Prefect server flowdesk starts, its alone: with it, that
+    # server runs as two processes, the API (`--no-services`) and the services (events
+    # persisted, automations' triggers, scheduler, Late marking), on Prefect's Redis
+    # broker (prefect-redis). Needs Prefect's database on Postgres.
+    prefect_redis_url: str | None = None
     work_pool: str = "flowdesk"
     worker_limit: int = Field(default=4, ge=1, le=64)
     # `process`: Prefect's stock process worker, the baseline the benchmarks compare with.

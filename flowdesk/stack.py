@@ -65,11 +65,61 @@ def child_env(settings: Settings, prefect_api: str) -> dict[str, str]:
             "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED",
             env.get("PREFECT_SERVER_CSRF_PROTECTION_ENABLED", "false"),
         )
-        # Its automations see each flow run's events in order (flowdesk.prefect_messaging).
-        env.setdefault("PREFECT_MESSAGING_BROKER", "flowdesk.prefect_messaging")
+        if settings.prefect_redis_url:
+            for name, value in prefect_redis_env(settings.prefect_redis_url).items():
+                env.setdefault(name, value)
+        else:
+            # Its automations see each flow run's events in order (flowdesk.prefect_messaging).
+            env.setdefault("PREFECT_MESSAGING_BROKER", "flowdesk.prefect_messaging")
     # The Prefect server, the worker and its flow-run processes log JSON lines.
     env.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(settings.config_dir / "logging.yml"))
     return env
+
+
+def prefect_redis_env(url: str) -> dict[str, str]:
+    """Prefect's settings for a server whose API and services run in two processes on one
+    Redis database (Prefect's guide "Scale self-hosted Prefect"): events, the messaging
+    cache, concurrency leases and the background tasks' queue (Docket) all go through
+    Redis. The triggers' ordering is Prefect's with flowdesk's fix (flowdesk.prefect_ordering)."""
+    return {
+        "PREFECT_MESSAGING_BROKER": "prefect_redis.messaging",
+        "PREFECT_MESSAGING_CACHE": "prefect_redis.messaging",
+        "PREFECT_SERVER_EVENTS_CAUSAL_ORDERING": "flowdesk.prefect_ordering",
+        "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect_redis.lease_storage",
+        "PREFECT_REDIS_MESSAGING_URL": url,
+        # Each event goes to Redis at once, as on the in-memory broker. Batched (5 events,
+        # or 10 s), a flow run's heartbeat waited in its websocket's batch while the
+        # server's own Completed event went ahead: the triggers saw Completed first and
+        # the zombie automation fired 90 s later on the completed run. A batch is sent
+        # one XADD per event anyway, so batching saved no round trip.
+        "PREFECT_REDIS_MESSAGING_PUBLISHER_BATCH_SIZE": "1",
+        "PREFECT_SERVER_DOCKET_URL": url,
+    }
+
+
+def split_server_problem(settings: Settings, env: dict[str, str]) -> str | None:
+    """Why the Prefect server cannot run in two processes as configured, or None."""
+    url = settings.prefect_redis_url
+    if not url or settings.prefect_api_url:
+        return None
+    database = env.get("PREFECT_API_DATABASE_CONNECTION_URL", "")
+    if not database.startswith("postgresql"):
+        return (
+            "FLOWDESK_PREFECT_REDIS_URL runs the Prefect server as two processes, which "
+            "share its database: set PREFECT_API_DATABASE_CONNECTION_URL to Postgres "
+            "(postgresql+asyncpg://user@host/db), or unset FLOWDESK_PREFECT_REDIS_URL to "
+            "keep one process"
+        )
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        client.ping()
+    except (redis.RedisError, ValueError) as exc:
+        return f"FLOWDESK_PREFECT_REDIS_URL={url} does not answer ({exc}); start that Redis"
+    finally:
+        client.close()
+    return None
 
 
 def prefect_reachable(api_url: str) -> bool:
@@ -156,6 +206,11 @@ def _start_all(supervisor: Supervisor, settings: Settings, env: dict[str, str]) 
     python = sys.executable
     if settings.prefect_api_url and prefect_reachable(api_url):
         sys.stdout.write(f"flowdesk: using the Prefect API at {api_url}\n")
+        if settings.prefect_redis_url:
+            sys.stdout.write(
+                "flowdesk: FLOWDESK_PREFECT_REDIS_URL is ignored: it applies to a Prefect "
+                "server flowdesk starts\n"
+            )
     elif settings.prefect_api_url:
         sys.stderr.write(
             f"flowdesk: PREFECT_API_URL={api_url} does not answer; start that server or "
@@ -163,26 +218,7 @@ def _start_all(supervisor: Supervisor, settings: Settings, env: dict[str, str]) 
         )
         return 1
     else:
-        supervisor.start(
-            ServiceSpec(
-                name="prefect-server",
-                argv=[
-                    python,
-                    "-m",
-                    "prefect",
-                    "server",
-                    "start",
-                    "--host",
-                    settings.prefect_host,
-                    "--port",
-                    str(settings.prefect_port),
-                ],
-                env=env,
-                cwd=PROJECT_DIR,
-                ready_url=f"{api_url}/health",
-                ready_timeout=180,
-            )
-        )
+        _start_prefect_server(supervisor, settings, env)
     setup_prefect(settings, env)
     supervisor.start(
         ServiceSpec(
@@ -225,6 +261,37 @@ def _start_all(supervisor: Supervisor, settings: Settings, env: dict[str, str]) 
     )
     sys.stdout.flush()
     return supervisor.wait()
+
+
+def _start_prefect_server(supervisor: Supervisor, settings: Settings, env: dict[str, str]) -> None:
+    """One process, or with FLOWDESK_PREFECT_REDIS_URL the API (`--no-services`) and then
+    its services (flowdesk.prefect_services) once the API has migrated the database."""
+    problem = split_server_problem(settings, env)
+    if problem is not None:
+        raise StartupError(problem)
+    split = bool(settings.prefect_redis_url)
+    python = sys.executable
+    argv = [python, "-m", "prefect", "server", "start", "--host", settings.prefect_host]
+    argv += ["--port", str(settings.prefect_port)] + (["--no-services"] if split else [])
+    supervisor.start(
+        ServiceSpec(
+            name="prefect-server",
+            argv=argv,
+            env=env,
+            cwd=PROJECT_DIR,
+            ready_url=f"{settings.prefect_api}/health",
+            ready_timeout=180,
+        )
+    )
+    if split:
+        supervisor.start(
+            ServiceSpec(
+                name="prefect-services",
+                argv=[python, "-m", "flowdesk.prefect_services"],
+                env=env,
+                cwd=PROJECT_DIR,
+            )
+        )
 
 
 def _worker_stop(settings: Settings) -> dict[str, Any]:

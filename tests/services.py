@@ -73,6 +73,56 @@ def require_redis() -> None:
         client.close()
 
 
+# Redis databases a stack's Prefect server may claim for its broker (one per stack, as
+# its streams and consumer groups are not named per server): the test session's stack
+# and any benchmark's running beside it each take a free one.
+PREFECT_REDIS_DATABASES = range(8, 16)
+CLAIM_KEY = "flowdesk:prefect-server-claim"
+
+
+def claim_redis_database() -> str:
+    """The URL of a Redis database no live process has claimed, emptied and claimed for
+    this one (a claim of a process that is gone is taken over)."""
+    import redis
+
+    for db in PREFECT_REDIS_DATABASES:
+        url = f"redis://{REDIS_HOST}:6379/{db}"
+        client = redis.Redis.from_url(url, decode_responses=True)
+        try:
+            holder = client.get(CLAIM_KEY)
+            if holder is not None and _pid_alive(int(holder)):
+                continue
+            if holder is None and client.dbsize():
+                continue  # someone else's data: not ours to empty
+            client.flushdb()
+            if client.set(CLAIM_KEY, os.getpid(), nx=True):
+                return url
+        finally:
+            client.close()
+    raise RuntimeError(f"no free Redis database among {list(PREFECT_REDIS_DATABASES)}")
+
+
+def release_redis_database(url: str) -> None:
+    """Empty a claimed database, which also drops the claim."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def reset_breakers() -> None:
     """Forget every circuit breaker's state in the test stack's Redis database."""
     import redis

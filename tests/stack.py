@@ -30,6 +30,8 @@ class Stack:
     log_path: Path
     workdir: Path
     databases: list[str] = field(default_factory=list)
+    # The Redis database its Prefect server's API and services share, when split.
+    prefect_redis_url: str | None = None
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the `flowdesk` command against this stack's database."""
@@ -93,11 +95,19 @@ def survivors(tree: list[psutil.Process], grace: float = 2.0) -> list[str]:
 
 
 def start_stack(
-    tmp: Path, *, timeout: float = 300, extra_env: dict[str, str] | None = None
+    tmp: Path,
+    *,
+    timeout: float = 300,
+    extra_env: dict[str, str] | None = None,
+    split_prefect: bool = True,
 ) -> Stack:
-    """Start `flowdesk up` with fresh Postgres databases and free ports; wait until ready."""
+    """Start `flowdesk up` with fresh Postgres databases and free ports; wait until ready.
+
+    With split_prefect, as in production on Postgres, its Prefect server runs as its API
+    and its services on a Redis database claimed for it (FLOWDESK_PREFECT_REDIS_URL)."""
     snapshots_db = services.create_database("flowdesk_test")
     prefect_db = services.create_database("flowdesk_prefect_test")
+    prefect_redis_url = services.claim_redis_database() if split_prefect else None
     api_port, prefect_port = services.free_port(), services.free_port()
     config = tmp / "config"
     shutil.copytree(ROOT / "config", config)
@@ -121,6 +131,7 @@ def start_stack(
         "PREFECT_HOME": str(tmp / "prefect-home"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
+        **({"FLOWDESK_PREFECT_REDIS_URL": prefect_redis_url} if prefect_redis_url else {}),
         **(extra_env or {}),
     }
     env.pop("PREFECT_API_URL", None)
@@ -142,6 +153,7 @@ def start_stack(
         log_path=log_path,
         workdir=tmp,
         databases=[snapshots_db, prefect_db],
+        prefect_redis_url=prefect_redis_url,
     )
     try:
         wait_until_ready(stack.process, stack.api_url, stack.log_tail, timeout)
@@ -184,6 +196,8 @@ def stop_stack(stack: Stack, timeout: float = 60) -> int:
 def drop_databases(stack: Stack) -> None:
     for name in stack.databases:
         services.drop_database(name)
+    if stack.prefect_redis_url:
+        services.release_redis_database(stack.prefect_redis_url)
 
 
 async def pause_queue(stack: Stack, paused: bool, queue: str = "default") -> None:

@@ -251,6 +251,22 @@ class TestExternalPrefect:
         assert dead in output
 
 
+class TestSplitPrefect:
+    def test_up_with_a_prefect_redis_url_but_sqlite_exits_nonzero_naming_the_fix(
+        self, tmp_path: Path
+    ) -> None:
+        env = user_env(tmp_path, FLOWDESK_PREFECT_REDIS_URL=services.REDIS_TEST_URL)
+        started = time.monotonic()
+
+        result = flowdesk(env, "up")
+
+        output = result.stdout + result.stderr
+        assert result.returncode == 1, output
+        assert time.monotonic() - started < 60
+        assert "PREFECT_API_DATABASE_CONNECTION_URL" in output
+        assert "FLOWDESK_PREFECT_REDIS_URL" in output
+
+
 class TestDbUpgrade:
     def test_fresh_database_reaches_head_with_tables_and_constraints(
         self, fresh_database_url: str, tmp_path: Path
