@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib import import_module
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import psycopg
@@ -23,6 +25,7 @@ from prefect.events.schemas.automations import AutomationCore, EventTrigger, Pos
 from prefect.server.events.schemas.events import ReceivedEvent, Resource
 
 from flowdesk.prefect_messaging import LEADER_WAIT
+from flowdesk.prefect_ordering import serialize_evaluations
 from flowdesk.settings import Settings
 from flowdesk.stack import child_env, prefect_redis_env, split_server_problem
 from tests import services
@@ -153,6 +156,86 @@ class TestRedisOrdering:
         released, waited, recent = asyncio.run(lost())
         assert waited in released
         assert recent not in released
+
+
+def _event(name: str = "prefect.flow-run.Completed") -> SimpleNamespace:
+    return SimpleNamespace(id=uuid.uuid4(), event=name)
+
+
+def _triggers_module(evaluate: Any, lost: list[Any] | None = None) -> SimpleNamespace:
+    """Stand-ins for the two functions of Prefect's triggers module that are wrapped."""
+
+    async def get_lost_followers() -> list[Any]:
+        return list(lost or [])
+
+    module = SimpleNamespace(reactive_evaluation=evaluate, get_lost_followers=get_lost_followers)
+    serialize_evaluations(module)
+    return module
+
+
+class TestSerializedEvaluations:
+    def test_prefect_s_triggers_module_is_wrapped_once(self) -> None:
+        from prefect.server.events import triggers
+
+        import_module("flowdesk.prefect_ordering")
+        wrapped = triggers.reactive_evaluation
+        assert wrapped._flowdesk_serialized  # type: ignore[attr-defined]
+        serialize_evaluations(triggers)
+        assert triggers.reactive_evaluation is wrapped
+
+    def test_two_events_take_turns_and_a_released_follower_does_not_wait(self) -> None:
+        running: list[int] = []
+        overlaps: list[int] = []
+
+        async def evaluate(event: Any, depth: int = 0) -> None:
+            running.append(1)
+            overlaps.append(len(running))
+            await asyncio.sleep(0.05)
+            if depth == 0:  # releases a follower, as the causal ordering does
+                await module.reactive_evaluation(_event(), depth + 1)
+            running.pop()
+
+        module = _triggers_module(evaluate)
+
+        async def both() -> None:
+            await asyncio.wait_for(
+                asyncio.gather(
+                    module.reactive_evaluation(_event()), module.reactive_evaluation(_event())
+                ),
+                timeout=5,
+            )
+
+        asyncio.run(both())
+        assert len(overlaps) == 4
+        # Each event overlaps only with the follower it released, never with the other.
+        assert max(overlaps) == 2
+        assert overlaps.count(1) == 2
+
+    def test_a_lost_follower_that_fails_does_not_stop_the_others(self) -> None:
+        failing, fine = _event("prefect.flow-run.Late"), _event("prefect.flow-run.Late")
+        evaluated: list[Any] = []
+
+        async def evaluate(event: Any, depth: int = 0) -> None:
+            if event is failing:
+                raise RuntimeError("Could not refresh instance")
+            evaluated.append(event)
+
+        module = _triggers_module(evaluate, lost=[failing, fine])
+
+        async def periodic() -> None:  # what Prefect's periodic evaluation does with them
+            for event in await module.get_lost_followers():
+                await module.reactive_evaluation(event)
+
+        asyncio.run(periodic())
+        assert evaluated == [fine]
+
+    def test_an_event_from_the_consumer_that_fails_still_raises(self) -> None:
+        async def evaluate(event: Any, depth: int = 0) -> None:
+            raise RuntimeError("database gone")
+
+        module = _triggers_module(evaluate)
+        with pytest.raises(RuntimeError, match="database gone"):
+            asyncio.run(module.reactive_evaluation(_event()))
 
 
 def _tree_commands(stack: Stack) -> list[str]:
