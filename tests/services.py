@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from typing import Any
 
 import psycopg
 import pytest
@@ -92,7 +93,7 @@ def claim_redis_database() -> str:
             holder = client.get(CLAIM_KEY)
             if holder is not None and _pid_alive(int(holder)):
                 continue
-            if holder is None and client.dbsize():
+            if holder is None and not _empty_or_prefect_leftovers(client):
                 continue  # someone else's data: not ours to empty
             client.flushdb()
             if client.set(CLAIM_KEY, os.getpid(), nx=True):
@@ -100,6 +101,18 @@ def claim_redis_database() -> str:
         finally:
             client.close()
     raise RuntimeError(f"no free Redis database among {list(PREFECT_REDIS_DATABASES)}")
+
+
+# Keys a Prefect server's broker, ordering and Docket make (and its processes may re-make
+# while they stop, after a release emptied the database).
+PREFECT_KEY_PREFIXES = ("events", "actions", "message:", "triggers:", "prefect")
+
+
+def _empty_or_prefect_leftovers(client: Any) -> bool:
+    if not client.dbsize():
+        return True
+    keys = [key for _, key in zip(range(1000), client.scan_iter(count=200), strict=False)]
+    return len(keys) < 1000 and all(key.startswith(PREFECT_KEY_PREFIXES) for key in keys)
 
 
 def release_redis_database(url: str) -> None:
