@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from itertools import islice
 from typing import Any
 
+import psutil
 import psycopg
 import pytest
 
@@ -91,7 +93,7 @@ def claim_redis_database() -> str:
         client = redis.Redis.from_url(url, decode_responses=True)
         try:
             holder = client.get(CLAIM_KEY)
-            if holder is not None and _pid_alive(int(holder)):
+            if holder is not None and psutil.pid_exists(int(holder)):
                 continue
             if holder is None and not _empty_or_prefect_leftovers(client):
                 continue  # someone else's data: not ours to empty
@@ -109,9 +111,7 @@ PREFECT_KEY_PREFIXES = ("events", "actions", "message:", "triggers:", "prefect")
 
 
 def _empty_or_prefect_leftovers(client: Any) -> bool:
-    if not client.dbsize():
-        return True
-    keys = [key for _, key in zip(range(1000), client.scan_iter(count=200), strict=False)]
+    keys = list(islice(client.scan_iter(count=200), 1000))
     return len(keys) < 1000 and all(key.startswith(PREFECT_KEY_PREFIXES) for key in keys)
 
 
@@ -124,16 +124,6 @@ def release_redis_database(url: str) -> None:
         client.flushdb()
     finally:
         client.close()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def reset_breakers() -> None:

@@ -84,6 +84,14 @@ def alive(process: psutil.Process) -> bool:
         return False
 
 
+def cmdline(process: psutil.Process) -> str:
+    """A process's command line, or "" for one that exited meanwhile."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.NoSuchProcess:
+        return ""
+
+
 def survivors(tree: list[psutil.Process], grace: float = 2.0) -> list[str]:
     """Members of tree still alive after grace seconds (time for init to reap orphans)."""
     deadline = time.monotonic() + grace

@@ -30,9 +30,9 @@ from flowdesk.settings import Settings
 from flowdesk.stack import child_env, prefect_redis_env, split_server_problem
 from tests import services
 from tests.factories import submit_screener, wait_for_run
-from tests.stack import Stack
+from tests.stack import Stack, cmdline
 
-PG_PREFECT = "postgresql+asyncpg://postgres@127.0.0.1:5432/prefect"
+PG_PREFECT = services.sqlalchemy_url("prefect", "asyncpg")
 
 
 def settings(tmp_path: Path, **values: object) -> Settings:
@@ -238,21 +238,11 @@ class TestSerializedEvaluations:
             asyncio.run(module.reactive_evaluation(_event()))
 
 
-def _tree_commands(stack: Stack) -> list[str]:
-    commands = []
-    for process in stack.process_tree():
-        try:
-            commands.append(" ".join(process.cmdline()))
-        except Exception:  # a process that exited meanwhile
-            continue
-    return commands
-
-
 class TestSessionStackSplitServer:
     def test_its_prefect_server_is_an_api_without_services_and_a_services_process(
         self, stack: Stack
     ) -> None:
-        commands = _tree_commands(stack)
+        commands = [cmdline(p) for p in stack.process_tree()]
         assert any("prefect server start" in c and "--no-services" in c for c in commands)
         assert sum("flowdesk.prefect_services" in c for c in commands) == 1
         # Prefect's event stream lives in the stack's own Redis database (created by the

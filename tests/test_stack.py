@@ -30,7 +30,7 @@ from flowdesk.db.migrate import alembic_config
 from flowdesk.db.models import JobType, Run, RunStatus, User
 from tests import services
 from tests.factories import submit_screener, wait_for_run
-from tests.stack import ROOT, Stack, alive, survivors, wait_until_ready
+from tests.stack import ROOT, Stack, alive, cmdline, survivors, wait_until_ready
 
 # A fresh SQLite Prefect server migrates for ~25 s, then deploy, worker and API follow;
 # a loaded 2-core machine has needed three times that.
@@ -128,13 +128,6 @@ class Up:
         for process in self.seen:
             if alive(process):
                 process.kill()
-
-
-def cmdline(process: psutil.Process) -> str:
-    try:
-        return " ".join(process.cmdline())
-    except psutil.NoSuchProcess:
-        return ""
 
 
 @pytest.fixture
