@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +23,7 @@ from api.schedules.endpoints import router as schedules_router
 from api.screener_sets.endpoints import router as screener_sets_router
 from api.screeners.endpoints import router as screeners_router
 from api.state import AppState
-from flowdesk import __version__, prefect_fixes
+from flowdesk import __version__, gc_tuning, prefect_fixes
 from flowdesk.accounts.cache import PrincipalCache
 from flowdesk.db.engine import make_engine, session_factory
 from flowdesk.errors import ServiceUnavailable
@@ -93,8 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Everything imported and built so far lives as long as the process: moved out
             # of the collector's view, a full collection no longer walks Prefect's and
             # SQLAlchemy's module objects (tens of ms that landed on some request).
-            gc.collect()
-            gc.freeze()
+            gc_tuning.freeze()
             reconciler = asyncio.create_task(_reconcile_forever(state))
             try:
                 yield

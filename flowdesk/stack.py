@@ -21,6 +21,8 @@ from flowdesk.supervisor import ServiceSpec, StartupError, Supervisor
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 # Flow runs heartbeat this often; the zombie automation waits for three missed beats.
 HEARTBEAT_SECONDS = "30"
+# Idle Postgres connections each process of the started Prefect server keeps (see child_env).
+PREFECT_POOL_SIZE = 15
 # After its drain period, a worker hands back each run still going (a few API calls).
 WORKER_STOP_MARGIN_SECONDS = 15.0
 
@@ -65,6 +67,12 @@ def child_env(settings: Settings, prefect_api: str) -> dict[str, str]:
             "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED",
             env.get("PREFECT_SERVER_CSRF_PROTECTION_ENABLED", "false"),
         )
+        # Keep up to 15 idle Postgres connections per server process, not SQLAlchemy's 5:
+        # with 4 runs in flight the API and the services each use more than 5 at once,
+        # and every connection above the pool was closed on return and opened again
+        # (132-139 new connections in 40 s of 4 clients, 8-10 with 15; about 20 % more
+        # runs per second; `bench/adhoc_runs.py`). SQLite ignores it.
+        env.setdefault("PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE", str(PREFECT_POOL_SIZE))
         if settings.prefect_redis_url:
             for name, value in prefect_redis_env(settings.prefect_redis_url).items():
                 env.setdefault(name, value)
@@ -265,14 +273,16 @@ def _start_all(supervisor: Supervisor, settings: Settings, env: dict[str, str]) 
 
 def _start_prefect_server(supervisor: Supervisor, settings: Settings, env: dict[str, str]) -> None:
     """One process, or with FLOWDESK_PREFECT_REDIS_URL the API (`--no-services`) and then
-    its services (flowdesk.prefect_services) once the API has migrated the database."""
+    its services (flowdesk.prefect_services) once the API has migrated the database. The
+    API runs Prefect's command line through flowdesk.prefect_cli (its collector tuned)."""
     problem = split_server_problem(settings, env)
     if problem is not None:
         raise StartupError(problem)
     split = bool(settings.prefect_redis_url)
     python = sys.executable
-    argv = [python, "-m", "prefect", "server", "start", "--host", settings.prefect_host]
-    argv += ["--port", str(settings.prefect_port)] + (["--no-services"] if split else [])
+    argv = [python, "-m", "flowdesk.prefect_cli", "server", "start"]
+    argv += ["--host", settings.prefect_host, "--port", str(settings.prefect_port)]
+    argv += ["--no-services"] if split else []
     supervisor.start(
         ServiceSpec(
             name="prefect-server",
