@@ -71,8 +71,11 @@ def invalid_request(fields: list[dict[str, Any]]) -> InvalidRequest:
     return InvalidRequest(detail, fields=fields)
 
 
-# How long a client should wait before retrying when every database connection was busy.
+# How long a client should wait before retrying when every database connection was busy,
+# or when Postgres rolled the request back in a conflict with another transaction.
 POOL_RETRY_AFTER_SECONDS = 1
+# deadlock_detected and serialization_failure: the transaction was rolled back whole.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 
 
 def _json(
@@ -113,6 +116,17 @@ def install(app: FastAPI) -> None:
     async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
         if exc.connection_invalidated or "connect" in str(exc.orig).lower():
             return _json(503, "ServiceUnavailable", f"database unavailable: {exc.orig}")
+        if getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
+            # Postgres rolled this request's transaction back to let a concurrent one
+            # finish: nothing was written, and the same request can simply be sent again.
+            logger.warning("database conflict: %s", exc.orig)
+            return _json(
+                503,
+                "ServiceUnavailable",
+                "database busy: a concurrent update conflicted with this request, which "
+                "was rolled back; retry shortly",
+                headers={"Retry-After": str(POOL_RETRY_AFTER_SECONDS)},
+            )
         logger.exception("database error")
         return _json(500, "InternalError", "a database error occurred; it has been logged")
 

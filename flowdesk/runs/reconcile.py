@@ -4,6 +4,12 @@ Two repairs, both idempotent, so any number of API processes may run them:
 - an open run whose flow run reached a terminal state gets that state's status;
 - a pending run whose flow run was never created (the submitting process died between
   the insert and the Prefect call) is submitted again under the same idempotency key.
+
+A pass commits each repair before it asks Prefect about the next run. Held to the end of
+the pass, a repaired row's lock and the job counter's (flowdesk_jobs_total, updated in
+the same transaction) waited on every later Prefect call, and a flow's own finish, which
+takes its row and then the counter, deadlocked with the pass: Postgres aborted one side
+(a `GET /api/runs/{id}` answered 500 with 4 clients of ad-hoc runs, 2026-12-07).
 """
 
 from __future__ import annotations
@@ -43,11 +49,15 @@ async def reconcile_run(session: AsyncSession, prefect: PrefectGateway, run: Run
 async def reconcile_open_runs(
     session: AsyncSession, prefect: PrefectGateway, *, older_than: timedelta, limit: int = 200
 ) -> int:
-    """One pass over open runs not updated for `older_than`; the number repaired."""
+    """One pass over open runs not updated for `older_than`, each repair committed; the
+    number repaired."""
     runs = await repository.open_with_flow_run(session, utcnow() - older_than, limit)
+    await session.commit()  # no snapshot held while Prefect is asked
     repaired = 0
     for run in runs:
-        repaired += await reconcile_run(session, prefect, run)
+        changed = await reconcile_run(session, prefect, run)
+        await session.commit()
+        repaired += changed
     return repaired
 
 
@@ -64,5 +74,6 @@ async def resubmit_lost_runs(
         owner = await session.get(User, run.owner_id)
         flow_run, deployment = await create_flow_run(prefect, run, owner.name if owner else "?")
         await repository.set_flow_run(session, run.id, flow_run.id, deployment)
+        await session.commit()
         logger.warning("resubmitted run %s, whose flow run was never created", run.id)
     return len(runs)

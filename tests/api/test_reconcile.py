@@ -17,6 +17,9 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.objects import State
 from prefect.states import Cancelled, Completed, Crashed, Failed, Running, Scheduled
 
+from flowdesk.db.engine import make_engine, session_factory
+from flowdesk.orchestration import FlowRunState, PrefectGateway
+from flowdesk.runs.reconcile import reconcile_open_runs
 from tests.factories import submit_screener, wait_for_flow_run, wait_for_run
 from tests.stack import Stack
 
@@ -271,3 +274,61 @@ class TestKilledFlowRun:
         assert run["error"]
         assert run["finished_at"] is not None
         assert asyncio.run(_prefect_state(stack, flow_run_id)) == "CRASHED"
+
+
+def flow_run_of_row(stack: Stack, run_id: uuid.UUID) -> uuid.UUID:
+    with psycopg.connect(snapshot_dsn(stack)) as conn:
+        row = conn.execute(
+            "SELECT prefect_flow_run_id FROM runs WHERE id = %s", (str(run_id),)
+        ).fetchone()
+    assert row is not None
+    assert row[0] is not None
+    return uuid.UUID(str(row[0]))
+
+
+class WatchingGateway(PrefectGateway):
+    """The real gateway; when asked about `watched`, first reads `earlier`'s row from a
+    connection of its own, as any other transaction would see it then."""
+
+    def __init__(
+        self, client: PrefectClient, stack: Stack, watched: uuid.UUID, earlier: uuid.UUID
+    ) -> None:
+        super().__init__(client, timeout=30)
+        self.stack, self.watched, self.earlier = stack, watched, earlier
+        self.earlier_row_then: dict[str, Any] | None = None
+
+    async def flow_run_state(self, flow_run_id: uuid.UUID) -> FlowRunState | None:
+        if flow_run_id == self.watched:
+            self.earlier_row_then = await asyncio.to_thread(row_of, self.stack, self.earlier)
+        return await super().flow_run_state(flow_run_id)
+
+
+class TestReconcilePass:
+    def test_each_repair_is_committed_before_prefect_is_asked_about_the_next_run(
+        self, alice: httpx.Client, stack: Stack
+    ) -> None:
+        # Held to the end of the pass, a repair's locks (its row, the job counter) waited
+        # on every later Prefect call and deadlocked with flows finishing their own rows.
+        first = open_run_whose_flow_run_moved_on(stack, "alice", Crashed(message="first"))
+        second = open_run_whose_flow_run_moved_on(stack, "alice", Crashed(message="second"))
+
+        async def one_pass() -> WatchingGateway:
+            engine = make_engine(stack.env["FLOWDESK_DATABASE_URL"])
+            try:
+                async with PrefectClient(stack.prefect_api_url) as client:
+                    gateway = WatchingGateway(
+                        client, stack, watched=flow_run_of_row(stack, second), earlier=first
+                    )
+                    async with session_factory(engine)() as session:
+                        await reconcile_open_runs(session, gateway, older_than=timedelta(0))
+            finally:
+                await engine.dispose()
+            return gateway
+
+        gateway = asyncio.run(one_pass())
+
+        # Rows are taken oldest first: the first run was repaired, and committed, before
+        # the pass asked Prefect about the second.
+        assert gateway.earlier_row_then is not None, "the pass never asked about the second"
+        assert gateway.earlier_row_then["status"] == "crashed"
+        assert row_of(stack, second)["status"] == "crashed"
