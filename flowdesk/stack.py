@@ -68,10 +68,10 @@ def child_env(settings: Settings, prefect_api: str) -> dict[str, str]:
             env.get("PREFECT_SERVER_CSRF_PROTECTION_ENABLED", "false"),
         )
         # Keep up to 15 idle Postgres connections per server process, not SQLAlchemy's 5:
-        # with 4 runs in flight the API and the services each use more than 5 at once,
-        # and every connection above the pool was closed on return and opened again
-        # (132-139 new connections in 40 s of 4 clients, 8-10 with 15; about 20 % more
-        # runs per second; `bench/adhoc_runs.py`). SQLite ignores it.
+        # with 4 runs in flight the API and the services at times use more than 5 at
+        # once, and every connection above the pool was closed on return and opened
+        # again (4 clients of ad-hoc runs for 40 s: 20 new connections, 5 with 15; 132-139
+        # and 7-10 when every read of a run also asks Prefect). SQLite ignores it.
         env.setdefault("PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE", str(PREFECT_POOL_SIZE))
         if settings.prefect_redis_url:
             for name, value in prefect_redis_env(settings.prefect_redis_url).items():
