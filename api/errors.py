@@ -117,8 +117,8 @@ def install(app: FastAPI) -> None:
         if exc.connection_invalidated or "connect" in str(exc.orig).lower():
             return _json(503, "ServiceUnavailable", f"database unavailable: {exc.orig}")
         if getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
-            # Postgres rolled this request's transaction back to let a concurrent one
-            # finish: nothing was written, and the same request can simply be sent again.
+            # Postgres rolled this request's open transaction back to let a concurrent one
+            # finish; the request can be sent again (a submission with its Idempotency-Key).
             logger.warning("database conflict: %s", exc.orig)
             return _json(
                 503,
