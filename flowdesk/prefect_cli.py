@@ -6,18 +6,20 @@ process whose garbage collector is set up for a long-running server
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from flowdesk.gc_tuning import freeze_after_imports
 
 
-def main() -> None:
-    # The server's API and its services, imported before anything is frozen.
+def run(args: Sequence[str]) -> None:
+    """`prefect ARGS` in this process, after the server's modules (its API and its
+    services) are imported and frozen out of the collector."""
     freeze_after_imports("prefect.cli", "prefect.server.api.server")
     from prefect.cli import app
 
-    sys.argv = ["prefect", *sys.argv[1:]]
+    sys.argv = ["prefect", *args]
     app()
 
 
 if __name__ == "__main__":
-    main()
+    run(sys.argv[1:])

@@ -5,24 +5,18 @@ flowdesk's fixes to Prefect (`flowdesk.prefect_fixes`) are applied in this proce
 The API process gets the fixes by loading Prefect's collections (`flowdesk.worker`) at
 start-up; Prefect's services command loads none, and its scheduler reads every scheduled
 deployment, whose cron time zones would be validated against the time-zone database on
-disk each time. Its garbage collector is set up as in `flowdesk.prefect_cli`.
+disk each time. The command runs through `flowdesk.prefect_cli`, collector tuning and
+all.
 """
 
 from __future__ import annotations
 
-import sys
-
-from flowdesk import prefect_fixes
-from flowdesk.gc_tuning import freeze_after_imports
+from flowdesk import prefect_cli, prefect_fixes
 
 
 def main() -> None:
     prefect_fixes.apply()
-    freeze_after_imports("prefect.cli", "prefect.server.api.server")
-    from prefect.cli import app
-
-    sys.argv = ["prefect", "server", "services", "start"]
-    app()
+    prefect_cli.run(["server", "services", "start"])
 
 
 if __name__ == "__main__":

@@ -17,8 +17,13 @@ PG_USER = os.environ.get("FLOWDESK_TEST_PG_USER", "postgres")
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 
 
+def dsn(database: str) -> str:
+    """A libpq URL of one of the test Postgres's databases."""
+    return f"postgresql://{PG_USER}@{PG_HOST}:5432/{database}"
+
+
 def admin_dsn() -> str:
-    return f"postgresql://{PG_USER}@{PG_HOST}:5432/postgres"
+    return dsn("postgres")
 
 
 def require_postgres() -> None:

@@ -16,23 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.errors import install
-from tests.services import (
-    PG_HOST,
-    PG_USER,
-    create_database,
-    drop_database,
-    require_postgres,
-    sqlalchemy_url,
-)
+from tests.services import create_database, drop_database, dsn, require_postgres, sqlalchemy_url
 
 # The other transaction starts waiting this long after the request does, so the request's
 # deadlock check (Postgres's deadlock_timeout, 1 s) runs first and the request is the
 # transaction Postgres rolls back.
 OTHER_WAITS_AFTER_S = 0.3
-
-
-def dsn(database: str) -> str:
-    return f"postgresql://{PG_USER}@{PG_HOST}:5432/{database}"
 
 
 @pytest.fixture
