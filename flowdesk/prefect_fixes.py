@@ -34,8 +34,12 @@ with its work queue and the queue's work pool (three queries), to merge one colu
 of server CPU per run, more than a state change (11-13 ms). The labels are read alone,
 merged and written as before.
 
-Applied by importing `flowdesk.worker` (the Prefect collection flowdesk registers, which
-the Prefect server, the worker and block loading import) and by flowdesk's own processes.
+Per-request overheads of the server are removed in `flowdesk.prefect_overheads`, applied
+with these.
+
+Applied by `flowdesk.prefect_cli`, which starts the Prefect server's processes, before the
+server's app is built; by importing `flowdesk.worker` (the Prefect collection flowdesk
+registers, which the worker and block loading import); and by flowdesk's own processes.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+
+from flowdesk import prefect_overheads
 
 # Distinct schemas remembered as checked, per process: one per work pool type in use.
 CHECKED_SCHEMAS = 64
@@ -221,3 +227,4 @@ def apply() -> None:
     check_schemas_once()
     mark_ready_less_often()
     patch_labels_lightly()
+    prefect_overheads.apply()

@@ -1,21 +1,19 @@
 """`python -m flowdesk.prefect_services`: Prefect's `prefect server services start`, the
-background services of a Prefect server whose API runs with `--no-services`, after
-flowdesk's fixes to Prefect (`flowdesk.prefect_fixes`) are applied in this process too.
+background services of a Prefect server whose API runs with `--no-services`, through
+`flowdesk.prefect_cli`: flowdesk's fixes to Prefect (`flowdesk.prefect_fixes`) applied in
+this process too, and the collector tuned.
 
-The API process gets the fixes by loading Prefect's collections (`flowdesk.worker`) at
-start-up; Prefect's services command loads none, and its scheduler reads every scheduled
-deployment, whose cron time zones would be validated against the time-zone database on
-disk each time. The command runs through `flowdesk.prefect_cli`, collector tuning and
-all.
+Prefect's services command loads no collections (which is how the API process once got
+the fixes), and its scheduler reads every scheduled deployment, whose cron time zones
+would be validated against the time-zone database on disk each time.
 """
 
 from __future__ import annotations
 
-from flowdesk import prefect_cli, prefect_fixes
+from flowdesk import prefect_cli
 
 
 def main() -> None:
-    prefect_fixes.apply()
     prefect_cli.run(["server", "services", "start"])
 
 

@@ -23,6 +23,8 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 HEARTBEAT_SECONDS = "30"
 # Idle Postgres connections each process of the started Prefect server keeps (see child_env).
 PREFECT_POOL_SIZE = 15
+# Events a Prefect service consuming Redis's event stream reads at once (prefect_redis_env).
+CONSUMER_READ_BATCH = 20
 # After its drain period, a worker hands back each run still going (a few API calls).
 WORKER_STOP_MARGIN_SECONDS = 15.0
 
@@ -102,6 +104,15 @@ def prefect_redis_env(url: str) -> dict[str, str]:
         # one XADD per event anyway, so batching saved no round trip.
         "PREFECT_REDIS_MESSAGING_PUBLISHER_BATCH_SIZE": "1",
         "PREFECT_SERVER_DOCKET_URL": url,
+        # The services that consume every event read up to 20 waiting ones per round
+        # trip instead of 1 (each read also claims stale messages and acknowledges: three
+        # Redis commands). They still handle them one at a time, in order; only a backlog
+        # fills a read, as after the tick of a burst (1,000 scheduled runs: 866 done
+        # within 120 s against 800, start lateness p50 69.6 s against 79.3).
+        **{
+            f"PREFECT_SERVER_SERVICES_{service}_READ_BATCH_SIZE": str(CONSUMER_READ_BATCH)
+            for service in ("EVENT_PERSISTER", "TRIGGERS", "TASK_RUN_RECORDER")
+        },
     }
 
 

@@ -23,11 +23,17 @@ from prefect.client.orchestration import PrefectClient
 from prefect.events.actions import PauseWorkQueue
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 from prefect.server.events.schemas.events import ReceivedEvent, Resource
+from prefect.settings import Settings as PrefectSettings
 
 from flowdesk.prefect_messaging import LEADER_WAIT
 from flowdesk.prefect_ordering import serialize_evaluations
 from flowdesk.settings import Settings
-from flowdesk.stack import child_env, prefect_redis_env, split_server_problem
+from flowdesk.stack import (
+    CONSUMER_READ_BATCH,
+    child_env,
+    prefect_redis_env,
+    split_server_problem,
+)
 from tests import services
 from tests.factories import submit_screener, wait_for_run
 from tests.stack import Stack, cmdline
@@ -54,6 +60,19 @@ class TestPrefectSettings:
         assert env["PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"] == "prefect_redis.lease_storage"
         assert env["PREFECT_REDIS_MESSAGING_URL"] == url
         assert env["PREFECT_SERVER_DOCKET_URL"] == url
+
+    def test_the_event_consumers_read_a_batch_at_a_time(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        env = child_env(settings(tmp_path, prefect_redis_url="redis://x/1"), "http://p/api")
+        for name, value in env.items():
+            if name.startswith("PREFECT_SERVER_SERVICES_"):
+                monkeypatch.setenv(name, value)
+        services = PrefectSettings().server.services  # as Prefect's services read them
+        assert services.event_persister.read_batch_size == CONSUMER_READ_BATCH
+        assert services.triggers.read_batch_size == CONSUMER_READ_BATCH
+        assert services.task_run_recorder.read_batch_size == CONSUMER_READ_BATCH
+        assert CONSUMER_READ_BATCH > 1
 
     def test_without_one_the_server_keeps_flowdesk_s_in_memory_broker(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -1,0 +1,298 @@
+"""Per-request and per-row overheads removed from Prefect 3.8.8's server, in each process
+that runs it (applied with flowdesk.prefect_fixes). Each found with py-spy in a burst of
+scheduled runs and measured (README, "What each step gained").
+
+A content-type default without a second task per request. Prefect's API app defaults a
+request body's missing `Content-Type` to JSON (for clients older than 3.6.19) in an
+`@app.middleware("http")` function: Starlette runs each such function as a
+`BaseHTTPMiddleware`, which runs the rest of the app in a task of its own and passes the
+response back through memory streams, on every request. The same default is now a plain
+ASGI middleware in the same place of the stack.
+
+Dependencies called on the event loop. FastAPI runs a synchronous dependency in its
+thread pool, a hand-off to a thread and back per call; almost every Prefect route has
+one (the database interface, a limit, a version header), each a few dictionary look-ups.
+They are now called inline: Prefect's `GET /flow_runs/{id}` took 2.55 ms of server CPU
+instead of 2.81.
+
+Timestamps handed to asyncpg as plain datetimes. Prefect's models carry pendulum
+`DateTime`s; asyncpg encodes a timestamp by converting it to UTC and subtracting its
+epoch, which for a pendulum value builds pendulum intervals and time-zone conversions in
+Python (8 % of the services process in a burst: the events it persists). The `Timestamp`
+column type now passes Postgres the same instant as a plain `datetime` with a fixed
+offset; SQLite's conversion is unchanged.
+
+A flow run and a deployment read in one query. Prefect loads a flow run's state, the
+state's result artifact, its work queue and the queue's work pool with one `selectin`
+query each after the run's own (11 % of the API process in a burst), and a deployment's
+work queue, work pool and concurrency limit likewise; every state change reads the run,
+and its concurrency rules the deployment. They are now joined into the first query (a
+deployment's schedules, a list, keep their own). A flow run read `for_update` locks the
+flow run's row alone, as before.
+
+prefect-redis's publisher settings read once. prefect-redis builds its publisher's
+settings from the environment for each publisher, and the server opens one for every
+event it emits (18 % of a state change's CPU). They are read once per process; a change
+to `PREFECT_REDIS_MESSAGING_PUBLISHER_*` takes a restart, like every other server setting.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import inspect
+import sys
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# The name of Prefect's `@app.middleware("http")` function that DefaultContentType replaces.
+PREFECT_CONTENT_TYPE_MIDDLEWARE = "default_content_type"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_JSON = (b"content-type", b"application/json")
+_UTC = datetime.UTC
+
+
+class DefaultContentType:
+    """A request with a body and no `Content-Type` is read as JSON (Prefect's
+    `default_content_type`, as a plain ASGI middleware)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
+            headers: list[tuple[bytes, bytes]] = scope["headers"]
+            if _has_body(headers) and not any(name == b"content-type" for name, _ in headers):
+                scope["headers"] = [*headers, _JSON]
+        await self.app(scope, receive, send)
+
+
+def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"content-length":
+            return value.strip().isdigit() and int(value) > 0
+    return False
+
+
+def replace_content_type_middleware(app: Any) -> bool:
+    """Swap Prefect's `default_content_type` function middleware in `app` (before its
+    first request) for DefaultContentType; whether it was there."""
+    from starlette.middleware import Middleware
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    for index, entry in enumerate(app.user_middleware):
+        dispatch = entry.kwargs.get("dispatch")
+        if (
+            entry.cls is BaseHTTPMiddleware
+            and getattr(dispatch, "__name__", None) == PREFECT_CONTENT_TYPE_MIDDLEWARE
+        ):
+            app.user_middleware[index] = Middleware(DefaultContentType)
+            return True
+    return False
+
+
+def _inline(call: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    async def inline(**values: Any) -> Any:
+        return call(**values)
+
+    inline.__name__ = inline.__qualname__ = getattr(call, "__name__", "dependency")
+    return inline
+
+
+def _runs_in_a_thread(call: Any) -> bool:
+    """A Prefect server dependency FastAPI would run in its thread pool: a plain function
+    or a class, not a generator, not a coroutine."""
+    if not getattr(call, "__module__", "").startswith("prefect.server."):
+        return False
+    if inspect.isclass(call):
+        return True
+    return inspect.isfunction(call) and not (
+        inspect.iscoroutinefunction(call)
+        or inspect.isgeneratorfunction(call)
+        or inspect.isasyncgenfunction(call)
+    )
+
+
+def inline_dependencies(app: Any) -> int:
+    """Make every route of `app` call Prefect's synchronous dependencies on the event loop;
+    how many dependants changed. One wrapper per dependency, so FastAPI's per-request
+    cache of a dependency still sees one callable."""
+    wrappers: dict[Any, Callable[..., Awaitable[Any]]] = {}
+    changed = 0
+
+    def visit(dependant: Any) -> None:
+        nonlocal changed
+        for sub in dependant.dependencies:
+            if _runs_in_a_thread(sub.call):
+                if sub.call not in wrappers:
+                    wrappers[sub.call] = _inline(sub.call)
+                sub.call = wrappers[sub.call]
+                changed += 1
+            visit(sub)
+
+    for route in _routes(app.router):
+        visit(route.dependant)
+    return changed
+
+
+def _routes(router: Any) -> Iterable[Any]:
+    for route in getattr(router, "routes", None) or []:
+        if hasattr(route, "dependant"):
+            yield route
+        for name in ("original_router", "router"):
+            inner = getattr(route, name, None)
+            if inner is not None and inner is not route:
+                yield from _routes(inner)
+
+
+def lighter_api_app() -> None:
+    """Make Prefect's API app default the content type without a BaseHTTPMiddleware and
+    call its synchronous dependencies without a thread."""
+    server = sys.modules.get("prefect.server.api.server")
+    if server is None or getattr(server.create_api_app, "lighter", False):
+        return
+    original = server.create_api_app
+
+    @functools.wraps(original)
+    def create_api_app(*args: Any, **kwargs: Any) -> Any:
+        app = original(*args, **kwargs)
+        replace_content_type_middleware(app)
+        inline_dependencies(app)
+        return app
+
+    create_api_app.lighter = True  # type: ignore[attr-defined]
+    server.create_api_app = create_api_app  # type: ignore[attr-defined]
+
+
+def plain_datetime(value: datetime.datetime) -> datetime.datetime:
+    """The same instant as a plain `datetime` (a subclass's, such as pendulum's, is
+    rebuilt with a fixed UTC offset)."""
+    if type(value) is datetime.datetime:
+        return value
+    offset = value.utcoffset()
+    return datetime.datetime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=_UTC if not offset else datetime.timezone(offset),
+    )
+
+
+def plain_timestamps() -> None:
+    """Make Prefect's `Timestamp` columns bind plain datetimes on Postgres."""
+    from prefect.server.utilities.database import Timestamp
+
+    original = Timestamp.process_bind_param
+    if getattr(original, "plain_datetimes", False):
+        return
+
+    @functools.wraps(original)
+    def process_bind_param(
+        self: Timestamp, value: datetime.datetime | None, dialect: Any
+    ) -> datetime.datetime | None:
+        bound = original(self, value, dialect)
+        if bound is None or dialect.name == "sqlite":
+            return bound
+        return plain_datetime(bound)
+
+    process_bind_param.plain_datetimes = True  # type: ignore[attr-defined]
+    Timestamp.process_bind_param = process_bind_param  # type: ignore[method-assign]
+
+
+def joined_flow_run_reads() -> None:
+    """Make Prefect read a flow run with its state, the state's result artifact, its
+    work queue and the queue's work pool in one query."""
+    if "prefect.server.models.flow_runs" not in sys.modules:
+        return  # not the Prefect server
+    import sqlalchemy as sa
+    from prefect.server.database import PrefectDBInterface, db_injector
+    from prefect.server.models import flow_runs
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.orm import joinedload
+
+    if getattr(flow_runs.read_flow_run, "joined", False):
+        return
+
+    @db_injector
+    async def read_flow_run(
+        db: PrefectDBInterface,
+        session: AsyncSession,
+        flow_run_id: Any,
+        for_update: bool = False,
+    ) -> Any:
+        select = (
+            sa.select(db.FlowRun)
+            .where(db.FlowRun.id == flow_run_id)
+            .options(
+                joinedload(db.FlowRun._state).joinedload(db.FlowRunState._result_artifact),
+                joinedload(db.FlowRun.work_queue).joinedload(db.WorkQueue.work_pool),
+            )
+        )
+        if for_update:
+            select = select.with_for_update(of=db.FlowRun)
+        return (await session.execute(select)).scalar()
+
+    read_flow_run.joined = True  # type: ignore[attr-defined]
+    flow_runs.read_flow_run = read_flow_run
+
+
+def joined_deployment_reads() -> None:
+    """Make Prefect read a deployment with its work queue, the queue's work pool and its
+    concurrency limit in one query (its schedules, a list, in a second)."""
+    if "prefect.server.models.deployments" not in sys.modules:
+        return  # not the Prefect server
+    from prefect.server.database import PrefectDBInterface, db_injector
+    from prefect.server.models import deployments
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.orm import joinedload
+
+    if getattr(deployments.read_deployment, "joined", False):
+        return
+
+    @db_injector
+    async def read_deployment(
+        db: PrefectDBInterface, session: AsyncSession, deployment_id: Any
+    ) -> Any:
+        return await session.get(
+            db.Deployment,
+            deployment_id,
+            options=[
+                joinedload(db.Deployment.work_queue).joinedload(db.WorkQueue.work_pool),
+                joinedload(db.Deployment.global_concurrency_limit),
+            ],
+        )
+
+    read_deployment.joined = True  # type: ignore[attr-defined]
+    deployments.read_deployment = read_deployment
+
+
+def publisher_settings_once() -> None:
+    """Make prefect-redis read its publisher settings from the environment once per
+    process, not for each publisher (the server opens one per event it emits)."""
+    from prefect.settings import get_current_settings
+
+    redis_broker = "prefect_redis.messaging"
+    if get_current_settings().server.events.messaging_broker != redis_broker:
+        return
+    from prefect_redis import messaging
+
+    read = messaging.RedisMessagingPublisherSettings
+    if not isinstance(read, functools._lru_cache_wrapper):
+        messaging.RedisMessagingPublisherSettings = functools.cache(read)
+
+
+def apply() -> None:
+    lighter_api_app()
+    plain_timestamps()
+    joined_flow_run_reads()
+    joined_deployment_reads()
+    publisher_settings_once()

@@ -1,0 +1,302 @@
+"""Overheads removed from Prefect's server: the content-type default as plain ASGI, its
+synchronous dependencies called on the event loop, plain datetimes for asyncpg, and a
+flow run read in one query. The stack's Prefect server runs with all of them."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import inspect
+import uuid
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+import httpx
+import pendulum
+import pytest
+import sqlalchemy as sa
+from fastapi.dependencies.models import _is_coroutine_callable
+from prefect.server.api import server
+from prefect.server.models import deployments, flow_runs
+from prefect.server.utilities.database import Timestamp
+from prefect.settings import PREFECT_MESSAGING_BROKER, temporary_settings
+from prefect_redis import messaging as redis_messaging
+from sqlalchemy.dialects import postgresql, sqlite
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from flowdesk import prefect_overheads
+from flowdesk.prefect_overheads import (
+    PREFECT_CONTENT_TYPE_MIDDLEWARE,
+    DefaultContentType,
+    inline_dependencies,
+    plain_datetime,
+    replace_content_type_middleware,
+)
+from tests.stack import Stack
+
+Headers = list[tuple[bytes, bytes]]
+_PUBLISHER_SETTINGS = redis_messaging.RedisMessagingPublisherSettings
+
+
+def _headers_seen(method: str, headers: Headers) -> Headers:
+    return asyncio.run(_headers_reaching_the_app(method, headers))
+
+
+async def _headers_reaching_the_app(method: str, headers: Headers) -> Headers:
+    seen: list[Headers] = []
+
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        seen.append(list(scope["headers"]))
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        return None
+
+    scope = {"type": "http", "method": method, "headers": list(headers)}
+    await DefaultContentType(app)(scope, receive, send)
+    return seen[0]
+
+
+class TestDefaultContentType:
+    JSON = (b"content-type", b"application/json")
+
+    @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+    def test_a_body_without_a_content_type_is_read_as_json(self, method: str) -> None:
+        headers = _headers_seen(method, [(b"content-length", b"12")])
+        assert headers == [(b"content-length", b"12"), self.JSON]
+
+    def test_a_content_type_given_is_kept(self) -> None:
+        given = [(b"content-type", b"text/plain"), (b"content-length", b"3")]
+        assert _headers_seen("POST", given) == given
+
+    @pytest.mark.parametrize("length", [b"0", b"", b"x"])
+    def test_no_body_gets_no_content_type(self, length: bytes) -> None:
+        headers = [(b"content-length", length)]
+        assert _headers_seen("POST", headers) == headers
+        assert _headers_seen("POST", []) == []
+
+    def test_a_get_is_left_alone(self) -> None:
+        headers = [(b"content-length", b"5")]
+        assert _headers_seen("GET", headers) == headers
+
+
+def _prefects_api_app() -> Any:
+    return inspect.unwrap(server.create_api_app)()
+
+
+def _dependants(app: Any) -> Iterable[Any]:
+    def under(dependant: Any) -> Iterable[Any]:
+        for sub in dependant.dependencies:
+            yield sub
+            yield from under(sub)
+
+    for route in prefect_overheads._routes(app.router):
+        yield from under(route.dependant)
+
+
+def _thread_run(app: Any) -> set[str]:
+    """Prefect's dependencies in `app` that FastAPI would run in its thread pool."""
+    return {
+        sub.call.__qualname__
+        for sub in _dependants(app)
+        if sub.call.__module__.startswith("prefect.server.")
+        and not _is_coroutine_callable(sub.call)
+        and not inspect.isasyncgenfunction(sub.call)
+    }
+
+
+class TestLighterApiApp:
+    def test_prefects_function_middleware_is_replaced_in_place(self) -> None:
+        app = _prefects_api_app()
+        before = [entry.cls for entry in app.user_middleware]
+        assert replace_content_type_middleware(app)
+        after = [entry.cls for entry in app.user_middleware]
+        position = after.index(DefaultContentType)
+        assert before[position] is BaseHTTPMiddleware
+        del before[position], after[position]
+        assert after == before  # the others, in their order
+        middleware = app.user_middleware
+        dispatches = [getattr(m.kwargs.get("dispatch"), "__name__", "") for m in middleware]
+        assert PREFECT_CONTENT_TYPE_MIDDLEWARE not in dispatches
+        assert not replace_content_type_middleware(app)  # nothing left to replace
+
+    def test_synchronous_dependencies_run_on_the_event_loop(self) -> None:
+        app = _prefects_api_app()
+        assert "provide_database_interface" in _thread_run(app)  # Prefect's, as shipped
+        assert inline_dependencies(app) > 100
+        assert _thread_run(app) == set()
+
+    def test_a_dependency_keeps_one_callable_across_routes(self) -> None:
+        app = _prefects_api_app()
+        inline_dependencies(app)
+        name = "provide_database_interface"
+        databases = {sub.call for sub in _dependants(app) if sub.call.__name__ == name}
+        assert len(databases) == 1  # FastAPI's per-request cache keys on the callable
+
+    def test_the_patched_factory_builds_the_lighter_app(self) -> None:
+        prefect_overheads.lighter_api_app()
+        prefect_overheads.lighter_api_app()  # applying it twice wraps once
+        assert inspect.unwrap(server.create_api_app) is server.create_api_app.__wrapped__  # type: ignore[attr-defined]
+        app = server.create_api_app()
+        assert DefaultContentType in [entry.cls for entry in app.user_middleware]
+        assert _thread_run(app) == set()
+
+
+class TestPlainTimestamps:
+    def test_a_pendulum_datetime_becomes_a_plain_one_at_the_same_instant(self) -> None:
+        zurich = pendulum.datetime(2026, 7, 1, 9, 30, 15, 123456, tz="Europe/Zurich")
+        plain = plain_datetime(zurich)
+        assert type(plain) is datetime.datetime
+        assert plain == zurich
+        assert plain.utcoffset() == datetime.timedelta(hours=2)
+        assert plain.microsecond == 123456
+
+    def test_utc_and_plain_values(self) -> None:
+        utc = pendulum.datetime(2026, 1, 2, 3, 4, 5, tz="UTC")
+        assert plain_datetime(utc).tzinfo is datetime.UTC
+        given = datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC)
+        assert plain_datetime(given) is given
+
+    def test_postgres_gets_plain_datetimes_and_sqlite_prefects_conversion(self) -> None:
+        prefect_overheads.plain_timestamps()
+        value = pendulum.datetime(2026, 3, 29, 1, 30, tz="Europe/London")
+        bound = Timestamp().process_bind_param(value, postgresql.dialect())
+        assert type(bound) is datetime.datetime
+        assert bound == value
+        on_sqlite = Timestamp().process_bind_param(value, sqlite.dialect())
+        assert on_sqlite is not None
+        assert on_sqlite == value
+        assert on_sqlite.utcoffset() == datetime.timedelta(0)
+        assert Timestamp().process_bind_param(None, postgresql.dialect()) is None
+        with pytest.raises(ValueError, match="timezone"):
+            Timestamp().process_bind_param(datetime.datetime(2026, 1, 1), postgresql.dialect())
+
+
+class _RecordingSession:
+    """Stands in for the session: keeps the statement read_flow_run executes."""
+
+    def __init__(self) -> None:
+        self.statements: list[Any] = []
+
+    async def execute(self, statement: Any) -> Any:
+        self.statements.append(statement)
+
+        class Result:
+            def scalar(self) -> None:
+                return None
+
+        return Result()
+
+
+class TestJoinedFlowRunReads:
+    def _sql(self, *, for_update: bool) -> str:
+        prefect_overheads.joined_flow_run_reads()
+        session = _RecordingSession()
+        asyncio.run(flow_runs.read_flow_run(session, uuid.uuid4(), for_update=for_update))  # type: ignore[arg-type]
+        assert len(session.statements) == 1
+        return str(session.statements[0].compile(dialect=postgresql.dialect()))
+
+    def test_one_query_joins_the_state_its_artifact_the_queue_and_the_pool(self) -> None:
+        sql = self._sql(for_update=False)
+        for table in ("flow_run_state", "artifact", "work_queue", "work_pool"):
+            assert f"LEFT OUTER JOIN {table}" in sql
+        assert "FOR UPDATE" not in sql
+
+    def test_for_update_locks_the_flow_run_alone(self) -> None:
+        sql = self._sql(for_update=True)
+        assert sql.rstrip().endswith("FOR UPDATE OF flow_run")
+
+
+class _GettingSession:
+    """Stands in for the session: keeps what read_deployment asks it to get."""
+
+    def __init__(self) -> None:
+        self.gets: list[tuple[Any, Any, list[Any]]] = []
+
+    async def get(self, entity: Any, ident: Any, options: list[Any]) -> None:
+        self.gets.append((entity, ident, options))
+
+
+class TestJoinedDeploymentReads:
+    def test_one_get_joins_the_queue_its_pool_and_the_concurrency_limit(self) -> None:
+        prefect_overheads.joined_deployment_reads()
+        session = _GettingSession()
+        deployment_id = uuid.uuid4()
+        asyncio.run(deployments.read_deployment(session, deployment_id))  # type: ignore[arg-type]
+        [(entity, ident, options)] = session.gets
+        assert ident == deployment_id
+        sql = str(sa.select(entity).options(*options).compile(dialect=postgresql.dialect()))
+        for table in ("work_queue", "work_pool", "concurrency_limit_v2"):
+            assert f"LEFT OUTER JOIN {table}" in sql
+        assert "deployment_schedule" not in sql  # a list: still its own query
+
+
+class TestPublisherSettingsOnce:
+    def test_read_once_on_the_redis_broker(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(redis_messaging, "RedisMessagingPublisherSettings", _PUBLISHER_SETTINGS)
+        with temporary_settings({PREFECT_MESSAGING_BROKER: "prefect_redis.messaging"}):
+            prefect_overheads.publisher_settings_once()
+        read = redis_messaging.RedisMessagingPublisherSettings
+        assert read() is read()
+        assert isinstance(read(), _PUBLISHER_SETTINGS)
+        first = redis_messaging.Publisher("events", cache=None)  # type: ignore[arg-type]
+        assert first.batch_size == read().batch_size
+
+    def test_left_alone_on_another_broker(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(redis_messaging, "RedisMessagingPublisherSettings", _PUBLISHER_SETTINGS)
+        memory = "prefect.server.utilities.messaging.memory"
+        with temporary_settings({PREFECT_MESSAGING_BROKER: memory}):
+            prefect_overheads.publisher_settings_once()
+        assert redis_messaging.RedisMessagingPublisherSettings is _PUBLISHER_SETTINGS
+
+
+class TestOnTheStacksPrefectServer:
+    """The stack's Prefect server runs with every change above."""
+
+    def test_a_json_body_without_a_content_type_is_accepted(self, stack: Stack) -> None:
+        with httpx.Client(base_url=stack.prefect_api_url, timeout=30) as client:
+            response = client.post("/flow_runs/filter", content=b'{"limit": 1}')
+            assert response.status_code == 200, response.text
+            assert isinstance(response.json(), list)
+
+    def test_a_flow_run_reads_with_its_state_queue_and_pool(self, stack: Stack) -> None:
+        with httpx.Client(base_url=stack.prefect_api_url, timeout=30) as client:
+            deployments = client.post("/deployments/filter", json={"limit": 1}).json()
+            assert deployments, "the stack has flowdesk's deployments"
+            deployment = deployments[0]
+            run = client.post(
+                f"/deployments/{deployment['id']}/create_flow_run",
+                json={
+                    "state": {  # far ahead, so that no worker takes it
+                        "type": "SCHEDULED",
+                        "state_details": {"scheduled_time": "2100-01-01T00:00:00Z"},
+                    },
+                    "parameters": {},
+                    "enforce_parameter_schema": False,
+                },
+            ).json()
+            try:
+                client.post(
+                    f"/flow_runs/{run['id']}/set_state",
+                    json={"state": {"type": "CANCELLED", "name": "Cancelled"}, "force": True},
+                ).raise_for_status()
+                read = client.get(f"/flow_runs/{run['id']}").json()
+            finally:
+                client.delete(f"/flow_runs/{run['id']}")
+        assert read["state"]["type"] == "CANCELLED"
+        assert read["deployment_id"] == deployment["id"]
+        assert read["work_pool_name"] == deployment["work_pool_name"]
+        assert read["work_queue_name"] == deployment["work_queue_name"]
+
+    def test_a_deployment_reads_with_its_queue_and_pool(self, stack: Stack) -> None:
+        with httpx.Client(base_url=stack.prefect_api_url, timeout=30) as client:
+            listed = client.post("/deployments/filter", json={"limit": 5}).json()
+            assert listed
+            for deployment in listed:
+                read = client.get(f"/deployments/{deployment['id']}").json()
+                for field in ("work_pool_name", "work_queue_name", "global_concurrency_limit"):
+                    assert read[field] == deployment[field], field
+                assert read["work_pool_name"]
+                assert read["schedules"] == deployment["schedules"]
