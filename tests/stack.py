@@ -68,7 +68,7 @@ class Stack:
         (worker,) = [
             process
             for process in self.process_tree()
-            if process.cmdline()[2:5] == ["prefect", "worker", "start"]
+            if cmdline(process).split()[2:5] == ["prefect", "worker", "start"]
         ]
         worker.suspend()
         try:
@@ -98,7 +98,7 @@ def survivors(tree: list[psutil.Process], grace: float = 2.0) -> list[str]:
     while True:
         left = [p for p in tree if alive(p)]
         if not left or time.monotonic() > deadline:
-            return [f"{p.pid}: {' '.join(p.cmdline())[:120]}" for p in left]
+            return [f"{p.pid}: {cmdline(p)[:120]}" for p in left]
         time.sleep(0.1)
 
 
