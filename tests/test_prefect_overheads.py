@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pendulum
+import psycopg
 import pytest
 import sqlalchemy as sa
 from fastapi.dependencies.models import _is_coroutine_callable
@@ -22,6 +23,8 @@ from prefect.server.utilities.database import Timestamp
 from prefect.settings import PREFECT_MESSAGING_BROKER, temporary_settings
 from prefect_redis import messaging as redis_messaging
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from flowdesk import prefect_overheads
@@ -32,6 +35,7 @@ from flowdesk.prefect_overheads import (
     plain_datetime,
     replace_content_type_middleware,
 )
+from tests import services
 from tests.stack import Stack
 
 Headers = list[tuple[bytes, bytes]]
@@ -250,6 +254,76 @@ class TestPublisherSettingsOnce:
         with temporary_settings({PREFECT_MESSAGING_BROKER: memory}):
             prefect_overheads.publisher_settings_once()
         assert redis_messaging.RedisMessagingPublisherSettings is _PUBLISHER_SETTINGS
+
+
+async def _backend_pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int((await connection.execute(sa.text("select pg_backend_pid()"))).scalar_one())
+
+
+def _terminate(pid: int) -> None:
+    with psycopg.connect(services.admin_dsn(), autocommit=True) as connection:
+        connection.execute("select pg_terminate_backend(%s)", (pid,))
+
+
+class TestPingAfterIdle:
+    """A pooled connection is pinged on checkout only after it sat idle, on real Postgres."""
+
+    @staticmethod
+    def _engine(idle_seconds: float) -> AsyncEngine:
+        engine = create_async_engine(
+            services.sqlalchemy_url("test", "asyncpg"), pool_pre_ping=True, pool_size=1
+        )
+        prefect_overheads.ping_after_idle(engine.sync_engine.pool, idle_seconds)
+        return engine
+
+    def test_a_dead_connection_idle_past_the_limit_is_replaced(self) -> None:
+        async def scenario() -> tuple[int, int]:
+            engine = self._engine(idle_seconds=0.05)
+            try:
+                first = await _backend_pid(engine)
+                _terminate(first)
+                await asyncio.sleep(0.2)
+                return first, await _backend_pid(engine)
+            finally:
+                await engine.dispose()
+
+        first, second = asyncio.run(scenario())
+        assert second != first
+
+    def test_a_connection_used_a_moment_ago_is_not_pinged(self) -> None:
+        """Without the ping, a connection that died within the idle limit fails its first
+        statement (that is the trade), and the pool hands out a new one afterwards."""
+
+        async def scenario() -> tuple[int, int]:
+            engine = self._engine(idle_seconds=60)
+            try:
+                first = await _backend_pid(engine)
+                _terminate(first)
+                await asyncio.sleep(0.2)
+                with pytest.raises(DBAPIError):
+                    await _backend_pid(engine)
+                return first, await _backend_pid(engine)
+            finally:
+                await engine.dispose()
+
+        first, second = asyncio.run(scenario())
+        assert second != first
+
+    def test_prefects_postgres_engine_pings_idle_connections_only(self) -> None:
+        from prefect.server.database.configurations import AsyncPostgresConfiguration
+
+        prefect_overheads.ping_idle_connections_only()
+        url = services.sqlalchemy_url("test", "asyncpg")
+
+        async def pool_pings_on_every_checkout() -> bool:
+            engine = await AsyncPostgresConfiguration(connection_url=url).engine()
+            try:
+                return bool(engine.sync_engine.pool._pre_ping)
+            finally:
+                await engine.dispose()
+
+        assert asyncio.run(pool_pings_on_every_checkout()) is False
 
 
 class TestOnTheStacksPrefectServer:
