@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,6 @@ from flowdesk.marketdata.base import (
     Fundamentals,
     MarketDataError,
     conform,
-    latest_as_of,
     normalise_tickers,
 )
 
@@ -29,6 +29,24 @@ class Table:
 
     frame: pd.DataFrame
     is_sample: bool
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Row position of each ticker: a dict lookup per requested ticker, not an isin scan."""
+        return {ticker: position for position, ticker in enumerate(self.frame.index)}
+
+    @cached_property
+    def as_of_dates(self) -> list[str | None]:
+        """Each row's as_of, None where missing."""
+        return [date if isinstance(date, str) else None for date in self.frame["as_of"]]
+
+    def latest_as_of(self, rows: Sequence[int]) -> str | None:
+        """``base.latest_as_of`` of these rows' frame, without pandas' dropna and max.
+
+        Those took as long as selecting the rows; ISO dates sort as text in Python too.
+        """
+        dates = [self.as_of_dates[row] for row in rows]
+        return max((date for date in dates if date is not None), default=None)
 
 
 # One entry per path, replaced when the file's (mtime_ns, size) changes. Screener runs in
@@ -84,16 +102,15 @@ class FileProvider:
     def fundamentals(self, tickers: Sequence[str]) -> Fundamentals:
         table = self.table()
         wanted = normalise_tickers(tickers)
-        present = table.frame.index.isin(wanted)
-        found = set(table.frame.index[present])
+        positions = table.positions
         # Request order, so the same request gives the same frame whatever the file's order.
-        frame = table.frame.loc[[t for t in wanted if t in found]]
+        rows = [positions[t] for t in wanted if t in positions]
         return Fundamentals(
-            frame=frame,
-            missing=[t for t in wanted if t not in found],
+            frame=table.frame.take(rows),
+            missing=[t for t in wanted if t not in positions],
             source=self.source,
             is_sample=table.is_sample,
-            as_of=latest_as_of(frame),
+            as_of=table.latest_as_of(rows),
         )
 
 
@@ -105,7 +122,9 @@ def _read(path: Path) -> Table:
             raw, is_sample = _read_csv(path)
     except (OSError, ValueError) as exc:  # pandas' parser errors subclass ValueError
         raise MarketDataError(f"cannot read market data file {path}: {exc}") from exc
-    return Table(frame=conform(raw, str(path)), is_sample=is_sample)
+    # conform() adds the columns one by one, a pandas block each; copy() consolidates the
+    # float64 ones into one block, which makes every request's take() about 40 % cheaper.
+    return Table(frame=conform(raw, str(path)).copy(), is_sample=is_sample)
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, bool]:

@@ -7,13 +7,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no stubs
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
 from flowdesk.marketdata import FileProvider, MarketDataError, get_provider
-from flowdesk.marketdata.base import FUNDAMENTAL_COLUMNS, NUMERIC_COLUMNS
+from flowdesk.marketdata.base import (
+    FUNDAMENTAL_COLUMNS,
+    NUMERIC_COLUMNS,
+    conform,
+    latest_as_of,
+    normalise_tickers,
+)
 from flowdesk.marketdata.file_provider import clear_cache
 from flowdesk.settings import Settings
 
@@ -217,3 +224,68 @@ class TestGetProvider:
 
         assert isinstance(provider, FileProvider)
         assert provider.fundamentals(["AAPL"]).source == f"file:{path.resolve()}"
+
+
+def reference_selection(
+    frame: pd.DataFrame, tickers: list[str]
+) -> tuple[pd.DataFrame, list[str], str | None]:
+    """The frame, missing list and as_of fundamentals() gave with isin and .loc, the oracle."""
+    wanted = normalise_tickers(tickers)
+    present = frame.index.isin(wanted)
+    found = set(frame.index[present])
+    selected = frame.loc[[t for t in wanted if t in found]]
+    return selected, [t for t in wanted if t not in found], latest_as_of(selected)
+
+
+def random_raw(seed: int, size: int, as_of_pool: list[str | None]) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    raw: dict[str, Any] = {"ticker": [f"T{i}" for i in rng.permutation(size)]}
+    for column in FUNDAMENTAL_COLUMNS:
+        if column == "as_of":
+            raw[column] = [as_of_pool[i] for i in rng.integers(0, len(as_of_pool), size)]
+        elif column in ("name", "sector"):
+            raw[column] = [None if rng.random() < 0.2 else f"{column} {i}" for i in range(size)]
+        else:
+            raw[column] = np.where(rng.random(size) < 0.2, np.nan, rng.normal(0, 100, size))
+    return pd.DataFrame(raw, columns=["ticker", *FUNDAMENTAL_COLUMNS])
+
+
+def random_requests(seed: int, size: int) -> list[list[str]]:
+    rng = np.random.default_rng(seed)
+    known = [f"T{i}" for i in range(size)]
+    requests: list[list[str]] = [[], ["NOPE", "GONE"], known, known[::-1]]
+    for _ in range(20):
+        picked = [str(t) for t in rng.choice([*known, "NOPE", "ZZ.Z"], int(rng.integers(1, 30)))]
+        requests.append([f" {t.lower()} " if rng.random() < 0.2 else t for t in picked])
+    return requests
+
+
+class TestFundamentalsAgainstIsinAndLoc:
+    @pytest.mark.parametrize(
+        ("seed", "size", "as_of_pool"),
+        [
+            (1, 1, ["2026-11-20"]),
+            (2, 12, ["2026-11-20", "2026-11-19", "2025-01-02", None]),
+            (3, 80, ["2026-11-20", None]),
+            (4, 30, [None]),
+        ],
+    )
+    def test_same_frame_missing_and_as_of(
+        self, tmp_path: Path, seed: int, size: int, as_of_pool: list[str | None]
+    ) -> None:
+        path = tmp_path / "f.parquet"
+        raw = random_raw(seed, size, as_of_pool)
+        raw.to_parquet(path, index=False)
+        parsed = conform(raw, str(path))
+        provider = FileProvider(path)
+
+        pd.testing.assert_frame_equal(provider.table().frame, parsed, check_exact=True)
+        for request in random_requests(seed, size):
+            data = provider.fundamentals(request)
+            frame, missing, as_of = reference_selection(parsed, request)
+
+            pd.testing.assert_frame_equal(
+                data.frame, frame, check_exact=True, check_index_type=True
+            )
+            assert data.frame.index.name == frame.index.name
+            assert (data.missing, data.as_of) == (missing, as_of)

@@ -8,14 +8,22 @@ import json
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from flowdesk.marketdata.base import FUNDAMENTAL_COLUMNS, Fundamentals, conform
+from flowdesk.marketdata.base import (
+    FUNDAMENTAL_COLUMNS,
+    TEXT_COLUMNS,
+    Fundamentals,
+    conform,
+    empty_frame,
+)
 from flowdesk.screening.criteria import CRITERIA_NAMES, FilterCriteria
 from flowdesk.screening.engine import (
     CRITERION_BOUNDS,
     ROW_KEYS,
+    SCORE_WEIGHTS,
     ScreenResult,
     apply_filters,
     result_to_csv,
@@ -267,3 +275,218 @@ class TestSummaryText:
         result = screen(fundamentals(THREE), FilterCriteria(), top_n=10)
 
         assert "Criteria: none (every ticker passes)" in summary_text(result, FilterCriteria())
+
+
+# The pandas implementation the numpy engine replaced, kept verbatim as the oracle: the
+# engine must give the same floats bit for bit, the same rows and the same CSV text.
+
+
+def reference_apply_filters(frame: pd.DataFrame, criteria: FilterCriteria) -> pd.Series[bool]:
+    mask = pd.Series(True, index=frame.index, dtype=bool)
+    for name, bound in criteria.given().items():
+        column, is_minimum = CRITERION_BOUNDS[name]
+        values = frame[column]
+        mask &= values.ge(bound) if is_minimum else values.le(bound)
+        if column == "pe_ratio":
+            mask &= values.gt(0)
+    return mask
+
+
+def reference_score_components(frame: pd.DataFrame) -> pd.DataFrame:
+    pe = frame["pe_ratio"]
+    earnings_yield = (1.0 / pe).where(pe > 0)
+    return pd.DataFrame(
+        {
+            "quality": frame["return_on_equity"].rank(pct=True),
+            "growth": frame["revenue_growth"].rank(pct=True),
+            "profitability": frame["profit_margin"].rank(pct=True),
+            "value": earnings_yield.rank(pct=True),
+            "leverage": frame["debt_to_equity"].rank(pct=True, ascending=False),
+        },
+        index=frame.index,
+    )
+
+
+def reference_score(frame: pd.DataFrame) -> pd.Series[float]:
+    components = reference_score_components(frame).fillna(0.0)
+    weights = pd.Series(SCORE_WEIGHTS)
+    return components[weights.index].mul(weights, axis="columns").sum(axis="columns")
+
+
+def reference_screen(
+    fundamentals: Fundamentals, criteria: FilterCriteria, top_n: int
+) -> ScreenResult:
+    universe = fundamentals.frame
+    scored = universe.assign(score=reference_score(universe).round(2))
+    passing = scored[reference_apply_filters(universe, criteria)]
+    ranked = (
+        passing.reset_index()
+        .sort_values(["score", "ticker"], ascending=[False, True], kind="stable")
+        .head(top_n)
+    )
+    ranked.insert(0, "rank", range(1, len(ranked) + 1))
+    shown = ranked[list(ROW_KEYS)].astype(object)
+    rows = shown.where(shown.notna(), None).to_dict("records")
+    return ScreenResult(
+        screened=len(universe),
+        passed=len(passing),
+        rows=[{str(k): v for k, v in row.items()} for row in rows],
+        missing=list(fundamentals.missing),
+    )
+
+
+def reference_result_to_csv(result: ScreenResult) -> str:
+    return pd.DataFrame(result.rows, columns=list(ROW_KEYS)).to_csv(index=False)
+
+
+# Figures a universe draws from besides its continuous ones: repeats make ties, and the
+# contract lets through infinities and signed zeros as well as NaN.
+SPECIAL_FIGURES = [NAN, NAN, math.inf, -math.inf, 0.0, -0.0, 1.0, 1.0, 2.5, -3.0, 5e-324]
+# Texts the CSV must quote, or not, as pandas did; None is a missing value.
+TEXT_POOLS: dict[str, list[str | None]] = {
+    "name": ["Acme, Inc.", 'The "Best" Co', "Société Générale", "Two\nLines", "", "Plain Co", None],
+    "sector": ["Energy", "Technology", None],
+    "as_of": ["2026-11-20", "2026-11-19", "2025-01-02", None],
+}
+
+
+def random_universe(seed: int, size: int, tied: bool = False) -> pd.DataFrame:
+    """A conformed frame of ``size`` tickers in random order with every awkward figure.
+
+    ``tied`` draws every figure from three values, so that whole rows and scores tie.
+    """
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-"))
+    tickers: set[str] = set()
+    while len(tickers) < size:
+        length = int(rng.integers(1, 6))
+        tickers.add(str(rng.choice(letters[:36])) + "".join(rng.choice(letters, length - 1)))
+    raw: dict[str, Any] = {"ticker": rng.permutation(sorted(tickers))}
+    for column in FUNDAMENTAL_COLUMNS:
+        if column in TEXT_COLUMNS:
+            pool = TEXT_POOLS[column]
+            raw[column] = [pool[i] for i in rng.integers(0, len(pool), size)]
+        elif tied:
+            raw[column] = rng.choice([NAN, 1.0, 2.0], size)
+        else:
+            continuous = rng.normal(0, 10, size) * 10.0 ** rng.integers(-3, 13, size)
+            coarse = np.round(rng.normal(0, 3, size))  # few distinct values: many ties
+            special = rng.choice(SPECIAL_FIGURES, size)
+            choice = rng.integers(0, 3, size)
+            raw[column] = np.where(choice == 0, continuous, np.where(choice == 1, coarse, special))
+    return conform(pd.DataFrame(raw, columns=["ticker", *FUNDAMENTAL_COLUMNS]), "random")
+
+
+UNIVERSES = [
+    *((seed, size, False) for seed, size in enumerate([1, 2, 3, 7, 20, 50, 50, 120, 400])),
+    *((seed, size, True) for seed, size in enumerate([5, 50, 300], start=100)),
+]
+
+ORACLE_CRITERIA = [
+    FilterCriteria(),
+    FilterCriteria(pe_ratio_max=15),
+    FilterCriteria(pe_ratio_min=0, pe_ratio_max=1e6),
+    FilterCriteria(market_cap_min=0, return_on_equity_min=-1),
+    FilterCriteria(debt_to_equity_max=1, beta_max=2, dividend_yield_min=0),
+    FilterCriteria(volume_min=1e9, revenue_growth_min=0, profit_margin_min=0, pb_ratio_max=5),
+    FilterCriteria(market_cap_min=1e300),  # nothing passes
+]
+
+
+def assert_same_floats(new: pd.Series[float], old: pd.Series[float]) -> None:
+    pd.testing.assert_series_equal(new, old, check_exact=True)
+    assert new.to_numpy().tobytes() == old.to_numpy().tobytes()  # tells -0.0 from 0.0
+
+
+def assert_same_result(new: ScreenResult, old: ScreenResult) -> None:
+    assert (new.screened, new.passed, new.missing) == (old.screened, old.passed, old.missing)
+    assert new.rows == old.rows
+    # repr tells 1 from 1.0, numpy from Python scalars, and any float bit from another.
+    assert repr(new.rows) == repr(old.rows)
+    assert result_to_csv(new) == reference_result_to_csv(old)
+
+
+class TestAgainstThePandasImplementation:
+    @pytest.mark.parametrize(("seed", "size", "tied"), UNIVERSES)
+    def test_components_and_score_are_the_same_floats(
+        self, seed: int, size: int, tied: bool
+    ) -> None:
+        frame = random_universe(seed, size, tied)
+
+        new, old = score_components(frame), reference_score_components(frame)
+
+        pd.testing.assert_frame_equal(new, old, check_exact=True)
+        for component in old.columns:
+            assert_same_floats(new[component], old[component])
+        assert_same_floats(score(frame), reference_score(frame))
+
+    @pytest.mark.parametrize(("seed", "size", "tied"), UNIVERSES)
+    @pytest.mark.parametrize("criteria", ORACLE_CRITERIA)
+    def test_filters_give_the_same_mask(
+        self, seed: int, size: int, tied: bool, criteria: FilterCriteria
+    ) -> None:
+        frame = random_universe(seed, size, tied)
+
+        new, old = apply_filters(frame, criteria), reference_apply_filters(frame, criteria)
+
+        pd.testing.assert_series_equal(new, old, check_exact=True)
+
+    @pytest.mark.parametrize(("seed", "size", "tied"), UNIVERSES)
+    @pytest.mark.parametrize("criteria", ORACLE_CRITERIA)
+    @pytest.mark.parametrize("top_n", [1, 3, 25, 1000])
+    def test_screen_gives_the_same_rows_and_csv(
+        self, seed: int, size: int, tied: bool, criteria: FilterCriteria, top_n: int
+    ) -> None:
+        data = Fundamentals(
+            frame=random_universe(seed, size, tied),
+            missing=["GONE", "LOST"],
+            source="test",
+            is_sample=False,
+            as_of=None,
+        )
+
+        assert_same_result(screen(data, criteria, top_n), reference_screen(data, criteria, top_n))
+
+    def test_rows_hold_plain_python_values(self) -> None:
+        data = fundamentals({"AAA": {"price": 1.0, "name": "A"}, "BBB": {}})
+
+        rows = screen(data, FilterCriteria(), top_n=10).rows
+
+        assert [type(rows[0][key]) for key in ("rank", "ticker", "score", "price", "name")] == [
+            int,
+            str,
+            float,
+            float,
+            str,
+        ]
+        assert rows[1]["price"] is None
+        assert rows[1]["name"] is None
+
+    @pytest.mark.parametrize("criteria", ORACLE_CRITERIA[:2])
+    def test_empty_universe(self, criteria: FilterCriteria) -> None:
+        data = Fundamentals(
+            frame=empty_frame(), missing=["GONE"], source="test", is_sample=False, as_of=None
+        )
+
+        new = screen(data, criteria, top_n=5)
+
+        assert_same_result(new, reference_screen(data, criteria, top_n=5))
+        assert (new.screened, new.passed, new.rows) == (0, 0, [])
+        assert_same_floats(score(data.frame), reference_score(data.frame))
+        pd.testing.assert_frame_equal(
+            score_components(data.frame), reference_score_components(data.frame)
+        )
+        pd.testing.assert_series_equal(
+            apply_filters(data.frame, criteria), reference_apply_filters(data.frame, criteria)
+        )
+
+    def test_csv_of_hand_made_rows(self) -> None:
+        # A float column with a None, a column all None, and floats repr writes in e-notation.
+        rows = [
+            {key: None for key in ROW_KEYS} | {"rank": 1, "ticker": "A", "score": 1e16},
+            {key: None for key in ROW_KEYS}
+            | {"rank": 2, "ticker": "B", "score": 0.0, "price": 1e-05, "volume": 3e12},
+        ]
+        result = ScreenResult(screened=2, passed=2, rows=rows, missing=[])
+
+        assert result_to_csv(result) == reference_result_to_csv(result)
