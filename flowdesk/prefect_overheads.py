@@ -332,21 +332,23 @@ def ping_after_idle(pool: Any, idle_seconds: float = PING_AFTER_IDLE_SECONDS) ->
 
 def ping_idle_connections_only() -> None:
     """Make Prefect's Postgres engines ping a pooled connection only after it sat idle."""
-    from prefect.server.database.configurations import AsyncPostgresConfiguration
-
-    original = AsyncPostgresConfiguration.engine
+    configurations = sys.modules.get("prefect.server.database.configurations")
+    if configurations is None:
+        return  # not the Prefect server: its database modules stay unimported
+    postgres = configurations.AsyncPostgresConfiguration
+    original = postgres.engine
     if getattr(original, "ping_after_idle", False):
         return
 
     @functools.wraps(original)
-    async def engine(self: AsyncPostgresConfiguration) -> Any:
+    async def engine(self: Any) -> Any:
         created = await original(self)
         if created.sync_engine.pool._pre_ping:
             ping_after_idle(created.sync_engine.pool)
         return created
 
     engine.ping_after_idle = True  # type: ignore[attr-defined]
-    AsyncPostgresConfiguration.engine = engine  # type: ignore[method-assign]
+    postgres.engine = engine
 
 
 def apply() -> None:
