@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import inspect
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pendulum
 import psycopg
 import pytest
 import sqlalchemy as sa
+from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import _is_coroutine_callable
 from prefect.server.api import server
 from prefect.server.models import deployments, flow_runs
@@ -92,25 +94,38 @@ def _prefects_api_app() -> Any:
     return inspect.unwrap(server.create_api_app)()
 
 
+def _under(dependant: Any) -> Iterable[Any]:
+    for sub in dependant.dependencies:
+        yield sub
+        yield from _under(sub)
+
+
 def _dependants(app: Any) -> Iterable[Any]:
-    def under(dependant: Any) -> Iterable[Any]:
-        for sub in dependant.dependencies:
-            yield sub
-            yield from under(sub)
-
     for route in prefect_overheads._routes(app.router):
-        yield from under(route.dependant)
+        yield from _under(route.dependant)
 
 
-def _thread_run(app: Any) -> set[str]:
-    """Prefect's dependencies in `app` that FastAPI would run in its thread pool."""
+def _thread_run(dependants: Iterable[Any]) -> set[str]:
+    """Prefect's dependencies among `dependants` that FastAPI would run in its thread pool."""
     return {
         sub.call.__qualname__
-        for sub in _dependants(app)
+        for sub in dependants
         if sub.call.__module__.startswith("prefect.server.")
         and not _is_coroutine_callable(sub.call)
         and not inspect.isasyncgenfunction(sub.call)
     }
+
+
+def _route_contexts(app: Any, build: Any) -> list[Any]:
+    """Each route of each router `app` includes, as `build` (FastAPI's
+    `_EffectiveRouteContext.from_api_route`) makes its route context, freshly."""
+    return [
+        build(original_route=route, include_context=branch.include_context)
+        for branch in app.router.routes
+        if isinstance(branch, fastapi_routing._IncludedRouter)
+        for route in branch.original_router.routes
+        if isinstance(route, fastapi_routing.APIRoute)
+    ]
 
 
 class TestLighterApiApp:
@@ -130,9 +145,26 @@ class TestLighterApiApp:
 
     def test_synchronous_dependencies_run_on_the_event_loop(self) -> None:
         app = _prefects_api_app()
-        assert "provide_database_interface" in _thread_run(app)  # Prefect's, as shipped
+        assert "provide_database_interface" in _thread_run(_dependants(app))  # as shipped
         assert inline_dependencies(app) > 100
-        assert _thread_run(app) == set()
+        assert _thread_run(_dependants(app)) == set()
+
+    def test_included_routers_route_contexts_call_them_on_the_event_loop(self) -> None:
+        """FastAPI serves an included router's route through a route context with a
+        dependant of its own, built on the route's first request."""
+        prefect_overheads.inline_included_route_dependencies()
+        prefect_overheads.inline_included_route_dependencies()  # twice wraps once
+        contexts = fastapi_routing._EffectiveRouteContext
+        app = _prefects_api_app()
+        as_shipped = _route_contexts(
+            app, functools.partial(contexts.from_api_route.__wrapped__, contexts)
+        )
+        assert "provide_database_interface" in _thread_run(
+            sub for context in as_shipped for sub in _under(context.dependant)
+        )
+        lighter = _route_contexts(app, contexts.from_api_route)
+        assert len(lighter) > 100
+        assert _thread_run(sub for context in lighter for sub in _under(context.dependant)) == set()
 
     def test_a_dependency_keeps_one_callable_across_routes(self) -> None:
         app = _prefects_api_app()
@@ -147,7 +179,7 @@ class TestLighterApiApp:
         assert inspect.unwrap(server.create_api_app) is server.create_api_app.__wrapped__  # type: ignore[attr-defined]
         app = server.create_api_app()
         assert DefaultContentType in [entry.cls for entry in app.user_middleware]
-        assert _thread_run(app) == set()
+        assert _thread_run(_dependants(app)) == set()
 
 
 class TestPlainTimestamps:
