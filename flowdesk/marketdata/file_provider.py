@@ -15,6 +15,7 @@ from flowdesk.marketdata.base import (
     Fundamentals,
     MarketDataError,
     conform,
+    latest_as_of,
     normalise_tickers,
 )
 
@@ -34,19 +35,6 @@ class Table:
     def positions(self) -> dict[str, int]:
         """Row position of each ticker: a dict lookup per requested ticker, not an isin scan."""
         return {ticker: position for position, ticker in enumerate(self.frame.index)}
-
-    @cached_property
-    def as_of_dates(self) -> list[str | None]:
-        """Each row's as_of, None where missing."""
-        return [date if isinstance(date, str) else None for date in self.frame["as_of"]]
-
-    def latest_as_of(self, rows: Sequence[int]) -> str | None:
-        """``base.latest_as_of`` of these rows' frame, without pandas' dropna and max.
-
-        Those took as long as selecting the rows; ISO dates sort as text in Python too.
-        """
-        dates = [self.as_of_dates[row] for row in rows]
-        return max((date for date in dates if date is not None), default=None)
 
 
 # One entry per path, replaced when the file's (mtime_ns, size) changes. Screener runs in
@@ -104,13 +92,13 @@ class FileProvider:
         wanted = normalise_tickers(tickers)
         positions = table.positions
         # Request order, so the same request gives the same frame whatever the file's order.
-        rows = [positions[t] for t in wanted if t in positions]
+        frame = table.frame.take([positions[t] for t in wanted if t in positions])
         return Fundamentals(
-            frame=table.frame.take(rows),
+            frame=frame,
             missing=[t for t in wanted if t not in positions],
             source=self.source,
             is_sample=table.is_sample,
-            as_of=table.latest_as_of(rows),
+            as_of=latest_as_of(frame),
         )
 
 

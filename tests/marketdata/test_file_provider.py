@@ -18,7 +18,6 @@ from flowdesk.marketdata.base import (
     FUNDAMENTAL_COLUMNS,
     NUMERIC_COLUMNS,
     conform,
-    latest_as_of,
     normalise_tickers,
 )
 from flowdesk.marketdata.file_provider import clear_cache
@@ -234,7 +233,9 @@ def reference_selection(
     present = frame.index.isin(wanted)
     found = set(frame.index[present])
     selected = frame.loc[[t for t in wanted if t in found]]
-    return selected, [t for t in wanted if t not in found], latest_as_of(selected)
+    dates = selected["as_of"].dropna()
+    as_of = str(dates.max()) if len(dates) else None
+    return selected, [t for t in wanted if t not in found], as_of
 
 
 def random_raw(seed: int, size: int, as_of_pool: list[str | None]) -> pd.DataFrame:
